@@ -1,0 +1,209 @@
+// Package config is the schema of a Wedge node's configuration file, its
+// strict YAML loader and its validator.
+//
+// A file has two layers: the node layer (listeners, admin address, data
+// directory, limits), read at start, and the tenant layer (tenants, their
+// domains, upstream pools and routes), which may change at run time.
+//
+// Zero values mean "use the default"; each field documents its default.
+// Nothing in this package changes a caller's Config: defaults are applied by
+// methods that return copies.
+package config
+
+import "time"
+
+// Config is a whole node configuration file.
+type Config struct {
+	// Listeners are the ports the node serves. At least one is required.
+	Listeners []Listener `yaml:"listeners"`
+	// Admin is the admin API address. Empty means 127.0.0.1:9901.
+	Admin string `yaml:"admin"`
+	// DataDir holds the node's persistent state. Empty means ./data.
+	DataDir string `yaml:"data_dir"`
+	// Limits are the server-side limits applied to every listener.
+	Limits Limits `yaml:"limits"`
+	// Tenants own domains, upstream pools and routes.
+	Tenants []Tenant `yaml:"tenants"`
+}
+
+// Listener is one port that accepts client connections.
+type Listener struct {
+	// Name identifies the listener in logs; empty means its address.
+	Name string `yaml:"name"`
+	// Address is host:port to listen on. Required.
+	Address string `yaml:"address"`
+	// TLS, when set, makes this a TLS listener serving HTTP/1.1 and HTTP/2
+	// chosen by ALPN. Without it the listener serves HTTP/1.1 and h2c
+	// (prior knowledge and Upgrade).
+	TLS *TLS `yaml:"tls"`
+	// TrustedProxies lists CIDRs whose X-Forwarded-* headers are kept and
+	// extended. A client outside them has those headers replaced.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// TLS configures the certificates of a TLS listener.
+type TLS struct {
+	// Certificates are PEM certificate/key pairs. The certificate for a
+	// connection is chosen by SNI among their DNS names (exact, then
+	// wildcard); the first one is the default.
+	Certificates []Certificate `yaml:"certificates"`
+	// DevSelfSigned generates, at start, one self-signed certificate for
+	// every tenant domain plus localhost. For demos and tests only.
+	DevSelfSigned bool `yaml:"dev_self_signed"`
+}
+
+// Certificate is one PEM certificate chain and its private key.
+type Certificate struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Limits are the node's server limits. Zero fields take the defaults named.
+type Limits struct {
+	// ReadHeaderTimeout bounds reading a request's headers. Default 10s.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	// IdleTimeout closes a keep-alive connection left idle. Default 120s.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// MaxHeaderBytes bounds a request's header block; past it the client
+	// gets 431. Default 64 KiB.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// MaxConcurrentStreams bounds HTTP/2 streams per connection. Default 250.
+	MaxConcurrentStreams int `yaml:"max_concurrent_streams"`
+	// DrainTimeout bounds the wait for in-flight requests at shutdown.
+	// Default 30s.
+	DrainTimeout Duration `yaml:"drain_timeout"`
+}
+
+// Tenant is one customer: the domains it owns and what serves them.
+type Tenant struct {
+	// Name is unique among tenants. Required.
+	Name string `yaml:"name"`
+	// Domains are the host names the tenant owns: exact names or
+	// wildcards of the form *.example.com (any depth of subdomain). A
+	// domain belongs to at most one tenant.
+	Domains []string `yaml:"domains"`
+	// Upstreams are the tenant's upstream pools.
+	Upstreams []Upstream `yaml:"upstreams"`
+	// Routes are tried in order; the first that matches serves.
+	Routes []Route `yaml:"routes"`
+}
+
+// Upstream is a pool of origin endpoints.
+type Upstream struct {
+	// Name is unique within the tenant. Required.
+	Name string `yaml:"name"`
+	// Endpoints are host:port addresses, used round-robin. At least one.
+	Endpoints []string `yaml:"endpoints"`
+	// MaxIdleConns bounds the idle keep-alive connections kept per
+	// endpoint. Default 256.
+	MaxIdleConns int `yaml:"max_idle_conns"`
+}
+
+// Route matches requests and says what serves them: an upstream pool or a
+// fixed response. Exactly one of Upstream and Respond is set.
+type Route struct {
+	// Name identifies the route in logs; empty means its index.
+	Name string `yaml:"name"`
+	// Match selects requests. The zero Match matches every request to the
+	// tenant's domains.
+	Match Match `yaml:"match"`
+	// Upstream names the tenant's pool that requests are forwarded to.
+	Upstream string `yaml:"upstream"`
+	// Respond answers at the edge.
+	Respond *Respond `yaml:"respond"`
+	// Timeouts bound forwarding.
+	Timeouts Timeouts `yaml:"timeouts"`
+}
+
+// Match is a route's conditions; all that are set must hold.
+type Match struct {
+	// Domains restricts the route to some of the tenant's domains (each
+	// must be one of them, as written there). Empty means all of them.
+	Domains []string `yaml:"domains"`
+	// Path matches the path exactly.
+	Path string `yaml:"path"`
+	// PathPrefix matches paths that start with it.
+	PathPrefix string `yaml:"path_prefix"`
+	// PathRegex matches paths by an RE2 regular expression (unanchored
+	// unless it anchors itself).
+	PathRegex string `yaml:"path_regex"`
+	// Methods lists the accepted methods; empty means any.
+	Methods []string `yaml:"methods"`
+	// Headers must all match.
+	Headers []HeaderMatch `yaml:"headers"`
+}
+
+// HeaderMatch is one request-header condition.
+type HeaderMatch struct {
+	// Name of the header. Required.
+	Name string `yaml:"name"`
+	// Value the header must equal exactly. Empty means the header only
+	// needs to be present.
+	Value string `yaml:"value"`
+}
+
+// Respond is a fixed response served by the edge.
+type Respond struct {
+	// Status code. Default 200.
+	Status int `yaml:"status"`
+	// Headers of the response.
+	Headers map[string]string `yaml:"headers"`
+	// Body of the response.
+	Body string `yaml:"body"`
+}
+
+// Timeouts bound one forwarded request. Zero fields take the defaults named.
+type Timeouts struct {
+	// Connect bounds dialling an endpoint. Default 5s.
+	Connect Duration `yaml:"connect"`
+	// ResponseHeader bounds the wait for the upstream's response headers
+	// once the request is sent. Default 30s.
+	ResponseHeader Duration `yaml:"response_header"`
+	// Request bounds the whole exchange, bodies included. Default: none.
+	Request Duration `yaml:"request"`
+}
+
+// Defaults for zero-valued fields.
+const (
+	DefaultAdmin                = "127.0.0.1:9901"
+	DefaultDataDir              = "./data"
+	DefaultReadHeaderTimeout    = 10 * time.Second
+	DefaultIdleTimeout          = 120 * time.Second
+	DefaultMaxHeaderBytes       = 64 << 10
+	DefaultMaxConcurrentStreams = 250
+	DefaultDrainTimeout         = 30 * time.Second
+	DefaultConnectTimeout       = 5 * time.Second
+	DefaultResponseHeader       = 30 * time.Second
+	DefaultMaxIdleConns         = 256
+)
+
+// WithDefaults returns a copy of l with zero fields set to their defaults.
+func (l Limits) WithDefaults() Limits {
+	if l.ReadHeaderTimeout == 0 {
+		l.ReadHeaderTimeout = Duration(DefaultReadHeaderTimeout)
+	}
+	if l.IdleTimeout == 0 {
+		l.IdleTimeout = Duration(DefaultIdleTimeout)
+	}
+	if l.MaxHeaderBytes == 0 {
+		l.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if l.MaxConcurrentStreams == 0 {
+		l.MaxConcurrentStreams = DefaultMaxConcurrentStreams
+	}
+	if l.DrainTimeout == 0 {
+		l.DrainTimeout = Duration(DefaultDrainTimeout)
+	}
+	return l
+}
+
+// WithDefaults returns a copy of t with zero fields set to their defaults.
+func (t Timeouts) WithDefaults() Timeouts {
+	if t.Connect == 0 {
+		t.Connect = Duration(DefaultConnectTimeout)
+	}
+	if t.ResponseHeader == 0 {
+		t.ResponseHeader = Duration(DefaultResponseHeader)
+	}
+	return t
+}

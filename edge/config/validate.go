@@ -1,0 +1,320 @@
+package config
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Validate checks c as a whole and returns every problem in one *Error, or
+// nil. It does not change c.
+func (c *Config) Validate() error {
+	if p := c.validate(""); len(p) > 0 {
+		return &Error{Problems: p}
+	}
+	return nil
+}
+
+// problems collects FieldErrors.
+type problems []*FieldError
+
+func (ps *problems) add(path, format string, args ...any) {
+	*ps = append(*ps, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (c *Config) validate(baseDir string) []*FieldError {
+	var ps problems
+	if len(c.Listeners) == 0 {
+		ps.add("listeners", "at least one listener is required")
+	}
+	names := map[string]int{}
+	addrs := map[string]int{}
+	for i, l := range c.Listeners {
+		p := fmt.Sprintf("listeners[%d]", i)
+		if l.Name != "" {
+			if j, dup := names[l.Name]; dup {
+				ps.add(p+".name", "name %q is already used by listeners[%d]", l.Name, j)
+			}
+			names[l.Name] = i
+		}
+		if l.Address == "" {
+			ps.add(p+".address", "required")
+		} else if err := checkHostPort(l.Address); err != nil {
+			ps.add(p+".address", "%v", err)
+		} else if j, dup := addrs[l.Address]; dup {
+			ps.add(p+".address", "%q is already used by listeners[%d]", l.Address, j)
+		} else {
+			addrs[l.Address] = i
+		}
+		for j, cidr := range l.TrustedProxies {
+			if _, err := ParsePrefix(cidr); err != nil {
+				ps.add(fmt.Sprintf("%s.trusted_proxies[%d]", p, j), "%v", err)
+			}
+		}
+		if l.TLS != nil {
+			c.validateTLS(&ps, p+".tls", l.TLS, baseDir)
+		}
+	}
+	if c.Admin != "" {
+		if err := checkHostPort(c.Admin); err != nil {
+			ps.add("admin", "%v", err)
+		}
+	}
+	c.Limits.validate(&ps)
+	c.validateTenants(&ps)
+	return ps
+}
+
+func (c *Config) validateTLS(ps *problems, p string, t *TLS, baseDir string) {
+	if len(t.Certificates) == 0 && !t.DevSelfSigned {
+		ps.add(p, "needs certificates or dev_self_signed: true")
+	}
+	for i, cert := range t.Certificates {
+		cp := fmt.Sprintf("%s.certificates[%d]", p, i)
+		if cert.CertFile == "" {
+			ps.add(cp+".cert_file", "required")
+		}
+		if cert.KeyFile == "" {
+			ps.add(cp+".key_file", "required")
+		}
+		if cert.CertFile == "" || cert.KeyFile == "" {
+			continue
+		}
+		if _, err := tls.LoadX509KeyPair(resolve(baseDir, cert.CertFile), resolve(baseDir, cert.KeyFile)); err != nil {
+			ps.add(cp, "cannot load the key pair: %v", err)
+		}
+	}
+}
+
+func resolve(base, p string) string {
+	if base == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(base, p)
+}
+
+func (l *Limits) validate(ps *problems) {
+	for _, d := range []struct {
+		name string
+		v    Duration
+	}{
+		{"read_header_timeout", l.ReadHeaderTimeout},
+		{"idle_timeout", l.IdleTimeout},
+		{"drain_timeout", l.DrainTimeout},
+	} {
+		if d.v < 0 {
+			ps.add("limits."+d.name, "must not be negative")
+		}
+	}
+	if l.MaxHeaderBytes < 0 || l.MaxHeaderBytes > 16<<20 {
+		ps.add("limits.max_header_bytes", "must be between 0 (default) and 16 MiB")
+	}
+	if l.MaxConcurrentStreams < 0 {
+		ps.add("limits.max_concurrent_streams", "must not be negative")
+	}
+}
+
+var tenantName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+func (c *Config) validateTenants(ps *problems) {
+	tenants := map[string]int{}
+	owner := map[string]string{} // normalised domain → path of its first claim
+	for i, t := range c.Tenants {
+		p := fmt.Sprintf("tenants[%d]", i)
+		switch {
+		case t.Name == "":
+			ps.add(p+".name", "required")
+		case !tenantName.MatchString(t.Name):
+			ps.add(p+".name", "%q must be 1-63 lower-case letters, digits, '-' or '_'", t.Name)
+		default:
+			if j, dup := tenants[t.Name]; dup {
+				ps.add(p+".name", "tenant %q is already defined at tenants[%d]", t.Name, j)
+			}
+			tenants[t.Name] = i
+		}
+		domains := map[string]bool{}
+		for j, d := range t.Domains {
+			dp := fmt.Sprintf("%s.domains[%d]", p, j)
+			if err := CheckDomain(d); err != nil {
+				ps.add(dp, "%v", err)
+				continue
+			}
+			key := strings.ToLower(d)
+			if first, dup := owner[key]; dup {
+				ps.add(dp, "domain %q is already claimed at %s", d, first)
+				continue
+			}
+			owner[key] = dp
+			domains[key] = true
+		}
+		pools := map[string]int{}
+		for j, u := range t.Upstreams {
+			up := fmt.Sprintf("%s.upstreams[%d]", p, j)
+			if u.Name == "" {
+				ps.add(up+".name", "required")
+			} else if k, dup := pools[u.Name]; dup {
+				ps.add(up+".name", "pool %q is already defined at %s.upstreams[%d]", u.Name, p, k)
+			} else {
+				pools[u.Name] = j
+			}
+			if len(u.Endpoints) == 0 {
+				ps.add(up+".endpoints", "at least one endpoint is required")
+			}
+			for k, e := range u.Endpoints {
+				if err := checkHostPort(e); err != nil {
+					ps.add(fmt.Sprintf("%s.endpoints[%d]", up, k), "%v", err)
+				}
+			}
+			if u.MaxIdleConns < 0 {
+				ps.add(up+".max_idle_conns", "must not be negative")
+			}
+		}
+		for j := range t.Routes {
+			validateRoute(ps, fmt.Sprintf("%s.routes[%d]", p, j), &t.Routes[j], domains, pools)
+		}
+	}
+}
+
+func validateRoute(ps *problems, p string, r *Route, domains map[string]bool, pools map[string]int) {
+	switch {
+	case r.Upstream == "" && r.Respond == nil:
+		ps.add(p, "needs an action: upstream or respond")
+	case r.Upstream != "" && r.Respond != nil:
+		ps.add(p, "has both upstream and respond; choose one")
+	case r.Upstream != "":
+		if _, ok := pools[r.Upstream]; !ok {
+			ps.add(p+".upstream", "pool %q is not defined", r.Upstream)
+		}
+	default:
+		if s := r.Respond.Status; s != 0 && (s < 200 || s > 599) {
+			ps.add(p+".respond.status", "%d is not a final status code (200-599)", s)
+		}
+		for name := range r.Respond.Headers {
+			if !validToken(name) {
+				ps.add(p+".respond.headers["+name+"]", "%q is not a valid header name", name)
+			}
+		}
+	}
+	m := &r.Match
+	set := 0
+	for _, s := range []string{m.Path, m.PathPrefix, m.PathRegex} {
+		if s != "" {
+			set++
+		}
+	}
+	if set > 1 {
+		ps.add(p+".match", "path, path_prefix and path_regex are exclusive; set one")
+	}
+	if m.Path != "" && !strings.HasPrefix(m.Path, "/") {
+		ps.add(p+".match.path", "%q must start with /", m.Path)
+	}
+	if m.PathPrefix != "" && !strings.HasPrefix(m.PathPrefix, "/") {
+		ps.add(p+".match.path_prefix", "%q must start with /", m.PathPrefix)
+	}
+	if m.PathRegex != "" {
+		if _, err := regexp.Compile(m.PathRegex); err != nil {
+			ps.add(p+".match.path_regex", "%v", err)
+		}
+	}
+	for i, d := range m.Domains {
+		if !domains[strings.ToLower(d)] {
+			ps.add(fmt.Sprintf("%s.match.domains[%d]", p, i), "%q is not one of the tenant's domains", d)
+		}
+	}
+	for i, meth := range m.Methods {
+		if !validToken(meth) || strings.ToUpper(meth) != meth {
+			ps.add(fmt.Sprintf("%s.match.methods[%d]", p, i), "%q is not an upper-case method name", meth)
+		}
+	}
+	for i, h := range m.Headers {
+		if !validToken(h.Name) {
+			ps.add(fmt.Sprintf("%s.match.headers[%d].name", p, i), "%q is not a valid header name", h.Name)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    Duration
+	}{
+		{"connect", r.Timeouts.Connect},
+		{"response_header", r.Timeouts.ResponseHeader},
+		{"request", r.Timeouts.Request},
+	} {
+		if d.v < 0 {
+			ps.add(p+".timeouts."+d.name, "must not be negative")
+		}
+	}
+}
+
+// CheckDomain reports whether d is a host name a tenant may own: DNS labels
+// of letters, digits and '-', optionally behind a leading "*." wildcard.
+func CheckDomain(d string) error {
+	name := strings.TrimPrefix(d, "*.")
+	if name == "" || len(name) > 253 {
+		return fmt.Errorf("%q is not a domain name", d)
+	}
+	if strings.ContainsRune(name, '*') {
+		return fmt.Errorf("%q: a wildcard is only allowed as the first label (*.example.com)", d)
+	}
+	for _, label := range strings.Split(name, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Errorf("%q is not a domain name", d)
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return fmt.Errorf("%q is not a domain name", d)
+			}
+		}
+	}
+	return nil
+}
+
+// ParsePrefix parses a CIDR, or a bare IP as a single-address prefix.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func checkHostPort(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", s)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: port %q is not a number from 0 to 65535", s, port)
+	}
+	return nil
+}
+
+// validToken reports whether s is an RFC 9110 token (header or method name).
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			continue
+		}
+		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
+			return false
+		}
+	}
+	return true
+}

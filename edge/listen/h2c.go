@@ -1,0 +1,81 @@
+package listen
+
+import (
+	"bufio"
+	"encoding/base64"
+	"net"
+	"net/http"
+	"strings"
+
+	"golang.org/x/net/http2"
+)
+
+// h2cUpgrade serves the HTTP/1.1 "Upgrade: h2c" handshake (RFC 7540 §3.2)
+// and passes every other request to h. Prior-knowledge h2c is handled by
+// net/http itself (Protocols.UnencryptedHTTP2). Only requests without a
+// body are upgraded; for the rest the Upgrade header is ignored, as the
+// RFC allows, and they are served over HTTP/1.1.
+func h2cUpgrade(h http.Handler, base *http.Server) http.Handler {
+	h2 := &http2.Server{
+		MaxConcurrentStreams: uint32(base.HTTP2.MaxConcurrentStreams),
+		IdleTimeout:          base.IdleTimeout,
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor != 1 || r.Header["Upgrade"] == nil || r.Header["Http2-Settings"] == nil || !isH2CUpgrade(r) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		settings, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(r.Header.Get("Http2-Settings"), "="))
+		if err != nil || r.ContentLength != 0 {
+			h.ServeHTTP(w, r)
+			return
+		}
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if _, err := conn.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")); err != nil {
+			conn.Close()
+			return
+		}
+		r.Header.Del("Upgrade")
+		r.Header.Del("Connection")
+		r.Header.Del("Http2-Settings")
+		h2.ServeConn(&bufConn{Conn: conn, r: brw.Reader}, &http2.ServeConnOpts{
+			Context:        r.Context(),
+			BaseConfig:     base,
+			Handler:        h,
+			UpgradeRequest: r,
+			Settings:       settings,
+		})
+	})
+}
+
+func isH2CUpgrade(r *http.Request) bool {
+	up := false
+	for _, v := range r.Header["Upgrade"] {
+		if strings.EqualFold(strings.TrimSpace(v), "h2c") {
+			up = true
+		}
+	}
+	if !up {
+		return false
+	}
+	for _, v := range r.Header["Connection"] {
+		for _, tok := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "http2-settings") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// bufConn reads first what the HTTP/1 server had already buffered.
+type bufConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }

@@ -1,0 +1,161 @@
+// Package node assembles a Wedge edge node from its configuration: the
+// proxy pipeline, its routing snapshot and the listeners that feed it, and
+// applies new configurations live.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"reflect"
+	"sync"
+
+	"github.com/wedgeproxy/wedge/edge/config"
+	"github.com/wedgeproxy/wedge/edge/listen"
+	"github.com/wedgeproxy/wedge/edge/proxy"
+)
+
+// Node is a running edge node.
+type Node struct {
+	log     *slog.Logger
+	proxy   *proxy.Server
+	servers []*listen.Server
+	certs   []*listen.Certs // per listener; nil for plain ones
+
+	mu  sync.Mutex
+	cfg *config.Config // the configuration in force
+}
+
+// New builds a node for cfg (already validated) and binds its listeners.
+// Nothing is served until Serve.
+func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
+	n := &Node{log: log, proxy: proxy.New(), cfg: cfg}
+	snap, err := n.proxy.Build(cfg.Tenants)
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	n.proxy.Swap(snap)
+	domains := allDomains(cfg)
+	for _, lc := range cfg.Listeners {
+		var certs *listen.Certs
+		if lc.TLS != nil {
+			if certs, err = listen.LoadCerts(lc.TLS, domains); err != nil {
+				n.closeListeners()
+				return nil, fmt.Errorf("node: listener %s: %w", lc.Address, err)
+			}
+		}
+		pl := proxy.Listener{Name: lc.Name, TLS: lc.TLS != nil}
+		for _, c := range lc.TrustedProxies {
+			p, _ := config.ParsePrefix(c) // validated
+			pl.Trusted = append(pl.Trusted, p)
+		}
+		srv, err := listen.New(lc, cfg.Limits, n.proxy.Handler(pl), certs, log)
+		if err == nil {
+			err = srv.Listen()
+		}
+		if err != nil {
+			n.closeListeners()
+			return nil, fmt.Errorf("node: %w", err)
+		}
+		n.servers = append(n.servers, srv)
+		n.certs = append(n.certs, certs)
+	}
+	return n, nil
+}
+
+func (n *Node) closeListeners() {
+	for _, s := range n.servers {
+		s.Shutdown(context.Background())
+	}
+}
+
+func allDomains(cfg *config.Config) []string {
+	var ds []string
+	for _, t := range cfg.Tenants {
+		ds = append(ds, t.Domains...)
+	}
+	return ds
+}
+
+// Addrs returns the bound address of each listener, in configuration order.
+func (n *Node) Addrs() []net.Addr {
+	a := make([]net.Addr, len(n.servers))
+	for i, s := range n.servers {
+		a[i] = s.Addr()
+	}
+	return a
+}
+
+// Serve serves every listener until Shutdown. It returns the first
+// listener error, or nil after a clean shutdown.
+func (n *Node) Serve() error {
+	errs := make(chan error, len(n.servers))
+	for i, s := range n.servers {
+		n.log.Info("listening", "listener", n.cfg.Listeners[i].Name, "addr", s.Addr().String(), "tls", n.cfg.Listeners[i].TLS != nil)
+		go func() { errs <- s.Serve() }()
+	}
+	var first error
+	for range n.servers {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Apply makes cfg (already validated) the node's configuration: its tenant
+// layer and certificates are swapped in atomically; requests in flight
+// finish on the previous snapshot. Node-layer changes (listeners, limits,
+// admin, data directory) need a restart: they are reported and left as
+// they are. On error nothing changes.
+func (n *Node) Apply(cfg *config.Config) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !reflect.DeepEqual(nodeLayer(n.cfg), nodeLayer(cfg)) {
+		n.log.Warn("listener, limits, admin and data_dir changes take effect at the next restart; the tenant layer is applied now")
+	}
+	snap, err := n.proxy.Build(cfg.Tenants)
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	domains := allDomains(cfg)
+	for i, c := range n.certs {
+		if c == nil || n.cfg.Listeners[i].TLS == nil {
+			continue
+		}
+		// Certificate files are re-read too: renewals land on reload.
+		if err := c.Load(n.cfg.Listeners[i].TLS, domains); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+	}
+	n.proxy.Swap(snap)
+	keep := *n.cfg
+	keep.Tenants = cfg.Tenants
+	n.cfg = &keep
+	return nil
+}
+
+func nodeLayer(c *config.Config) config.Config {
+	cp := *c
+	cp.Tenants = nil
+	return cp
+}
+
+// Shutdown drains the node: listeners stop accepting, requests in flight
+// finish until ctx ends, then everything left is closed. Long-lived
+// upgraded connections (WebSockets) are closed once the HTTP requests are
+// done, or when ctx ends.
+func (n *Node) Shutdown(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(n.servers))
+	for i, s := range n.servers {
+		wg.Go(func() { errs[i] = s.Shutdown(ctx) })
+	}
+	wg.Wait()
+	if c := n.proxy.CloseHijacked(); c > 0 {
+		n.log.Info("closed upgraded connections", "count", c)
+	}
+	return errors.Join(errs...)
+}

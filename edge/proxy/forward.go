@@ -1,0 +1,147 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wedgeproxy/wedge/edge/upstream"
+)
+
+// forward sends requests to an upstream pool and streams the answer back.
+type forward struct {
+	pool     *upstream.Pool
+	tr       *http.Transport
+	timeouts upstream.Timeouts
+	request  time.Duration // whole exchange; 0 = none
+	conns    *hijacked
+}
+
+func (f *forward) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
+	ctx := r.Context()
+	upgrade := r.ProtoMajor == 1 && r.Header["Upgrade"] != nil && connectionHas(r.Header, "upgrade")
+	if f.request > 0 && !upgrade {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.request)
+		defer cancel()
+	}
+	ep := f.pool.Pick()
+	out := r.WithContext(ctx)
+	out.URL = &url.URL{Scheme: "http", Host: ep, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	out.RequestURI = ""
+	out.Close = false
+	out.Header = outboundHeader(r, l)
+	if r.ContentLength == 0 {
+		out.Body = nil // no body: lets the transport retry and reuse freely
+	}
+	resp, err := f.tr.RoundTrip(out)
+	if err != nil {
+		f.fail(w, r, ctx, ep, err)
+		return
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		f.upgrade(w, r, resp, ep)
+		return
+	}
+	defer resp.Body.Close()
+
+	h := w.Header()
+	copyResponseHeader(h, resp.Header)
+	if len(resp.Trailer) > 0 {
+		keys := make([]string, 0, len(resp.Trailer))
+		for k := range resp.Trailer {
+			keys = append(keys, k)
+		}
+		h["Trailer"] = []string{strings.Join(keys, ", ")}
+	}
+	w.WriteHeader(resp.StatusCode)
+	stream := resp.ContentLength == -1 || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
+	if err := copyBody(w, resp.Body, stream); err != nil {
+		if errors.Is(err, errClientWrite) {
+			return
+		}
+		// The upstream broke off mid-body: abort the client's response so
+		// it cannot mistake a truncated body for a whole one.
+		panic(http.ErrAbortHandler)
+	}
+	for k, vv := range resp.Trailer {
+		h[k] = vv
+	}
+}
+
+var errClientWrite = errors.New("proxy: client write failed")
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// copyBody streams src to w through a pooled buffer. With flush set, every
+// chunk is flushed at once (streaming responses of unknown length).
+func copyBody(w http.ResponseWriter, src io.Reader, flush bool) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	var fl http.Flusher
+	if flush {
+		fl, _ = w.(http.Flusher)
+	}
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return errClientWrite
+			}
+			if fl != nil {
+				fl.Flush()
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+// fail answers a request whose upstream exchange failed before any
+// response header arrived: 504 for timeouts, 502 for everything else.
+func (f *forward) fail(w http.ResponseWriter, r *http.Request, ctx context.Context, ep string, err error) {
+	if r.Context().Err() != nil {
+		return // the client went away; nobody is listening
+	}
+	pool := f.pool.Name
+	var op *net.OpError
+	var ne net.Error
+	switch {
+	case ctx.Err() == context.DeadlineExceeded:
+		writeError(w, http.StatusGatewayTimeout, "upstream %q (%s) did not answer within the route's request timeout of %s", pool, ep, f.request)
+	case errors.As(err, &op) && op.Op == "dial" && op.Timeout():
+		writeError(w, http.StatusGatewayTimeout, "upstream %q (%s): connect timed out after %s", pool, ep, f.timeouts.Connect)
+	case errors.As(err, &op) && op.Op == "dial":
+		writeError(w, http.StatusBadGateway, "upstream %q (%s): connect failed: %v", pool, ep, unwrapSyscall(op))
+	case errors.As(err, &ne) && ne.Timeout():
+		writeError(w, http.StatusGatewayTimeout, "upstream %q (%s) sent no response headers within %s", pool, ep, f.timeouts.ResponseHeader)
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		writeError(w, http.StatusBadGateway, "upstream %q (%s) closed the connection without a response", pool, ep)
+	default:
+		writeError(w, http.StatusBadGateway, "upstream %q (%s): %v", pool, ep, err)
+	}
+}
+
+// unwrapSyscall returns the innermost error of a dial failure
+// ("connection refused"), without the addresses already named.
+func unwrapSyscall(op *net.OpError) error {
+	err := op.Err
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
+}

@@ -1,0 +1,128 @@
+// Package proxy is the request pipeline: it matches a request to its
+// tenant's route in the current routing snapshot and runs the route's
+// action — forward to an upstream pool, or answer at the edge.
+//
+// Each route's action is compiled once, when a snapshot is built; serving a
+// request only looks up and calls it.
+package proxy
+
+import (
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/wedgeproxy/wedge/edge/config"
+	"github.com/wedgeproxy/wedge/edge/route"
+	"github.com/wedgeproxy/wedge/edge/upstream"
+)
+
+// action is a route's compiled behaviour.
+type action interface {
+	serve(w http.ResponseWriter, r *http.Request, l *Listener)
+}
+
+// Server serves requests on the current snapshot. The zero value is not
+// usable; call New.
+type Server struct {
+	snap  atomic.Pointer[Snapshot]
+	mu    sync.Mutex // serialises Build and Swap
+	conns hijacked
+}
+
+// Snapshot is an immutable, compiled tenant configuration.
+type Snapshot struct {
+	table *route.Table[action]
+	pools map[poolKey]*upstream.Pool
+}
+
+type poolKey struct{ tenant, name string }
+
+// New returns a Server whose snapshot is empty: every host gets 404 until
+// the first Swap.
+func New() *Server {
+	s := &Server{}
+	empty, _ := route.Build[action](nil, nil)
+	s.snap.Store(&Snapshot{table: empty, pools: map[poolKey]*upstream.Pool{}})
+	return s
+}
+
+// Build compiles tenants (already validated) into a snapshot. Upstream
+// pools whose definition is unchanged from the current snapshot are kept,
+// with their keep-alive connections. Build does not change what is served;
+// Swap does.
+func (s *Server) Build(tenants []config.Tenant) (*Snapshot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur := s.snap.Load()
+	snap := &Snapshot{pools: map[poolKey]*upstream.Pool{}}
+	for ti := range tenants {
+		t := &tenants[ti]
+		for ui := range t.Upstreams {
+			u := &t.Upstreams[ui]
+			k := poolKey{t.Name, u.Name}
+			if p, ok := cur.pools[k]; ok && p.Same(t.Name, u) {
+				snap.pools[k] = p
+			} else {
+				snap.pools[k] = upstream.NewPool(t.Name, u)
+			}
+		}
+	}
+	table, err := route.Build(tenants, func(t *config.Tenant, i int) (action, error) {
+		rc := &t.Routes[i]
+		if rc.Respond != nil {
+			return newRespond(rc.Respond), nil
+		}
+		pool := snap.pools[poolKey{t.Name, rc.Upstream}]
+		to := rc.Timeouts.WithDefaults()
+		ut := upstream.Timeouts{Connect: to.Connect.D(), ResponseHeader: to.ResponseHeader.D()}
+		return &forward{pool: pool, tr: pool.Transport(ut), timeouts: ut, request: to.Request.D(), conns: &s.conns}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	snap.table = table
+	return snap, nil
+}
+
+// Swap makes snap the snapshot that new requests are served on. Requests
+// in flight finish on the snapshot they started with. Pools that snap no
+// longer uses have their idle connections closed.
+func (s *Server) Swap(snap *Snapshot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.snap.Swap(snap)
+	for k, p := range old.pools {
+		if snap.pools[k] != p {
+			p.Close()
+		}
+	}
+}
+
+// CloseHijacked closes the connections taken over by protocol switches
+// (WebSockets), which HTTP server shutdown does not wait for, and refuses
+// new ones. It returns how many it closed.
+func (s *Server) CloseHijacked() int { return s.conns.closeAll() }
+
+// Handler returns the http.Handler for requests arriving on listener l.
+func (s *Server) Handler(l Listener) http.Handler {
+	return &handler{s: s, l: l}
+}
+
+type handler struct {
+	s *Server
+	l Listener
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	snap := h.s.snap.Load()
+	tenant, rt := snap.table.Lookup(r.Host, r.URL.Path, r.Method, r.Header)
+	if rt == nil {
+		if tenant == "" {
+			writeError(w, http.StatusNotFound, "no site is configured for host %q", r.Host)
+		} else {
+			writeError(w, http.StatusNotFound, "no route of %q matches %s %s", r.Host, r.Method, r.URL.Path)
+		}
+		return
+	}
+	rt.Handler.serve(w, r, &h.l)
+}
