@@ -15,7 +15,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/wedgeproxy/wedge/examples/origin/internal/handler"
+	"github.com/wedgeproxy/wedge/examples/origin/handler"
 )
 
 func main() {

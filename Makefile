@@ -1,0 +1,42 @@
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: all build run test vet fmt-check bench fuzz clean
+
+all: build
+
+## build: the wedge binary and the example origin, into bin/
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/wedge ./cmd/wedge
+	$(GO) build -o bin/origin ./examples/origin
+
+## run: the quickstart demo — example origin on :9000, wedge on :8080 (h1/h2c) and :8443 (TLS)
+run: build
+	@./bin/origin -addr 127.0.0.1:9000 & origin=$$!; \
+	trap 'kill $$origin 2>/dev/null' EXIT INT TERM; \
+	./bin/wedge serve --config examples/quickstart/wedge.yaml
+
+## test: format and vet checks, then every test with the race detector
+test: fmt-check vet
+	$(GO) test -race -timeout 20m ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## bench: Go benchmarks, then wedge vs nginx vs Caddy on loopback (installs them with apt-get)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./edge/...
+	bash bench/run.sh
+
+## fuzz: each fuzz target for 30s
+fuzz:
+	$(GO) test ./edge/config -run '^$$' -fuzz FuzzParse -fuzztime 30s
+	$(GO) test ./edge/route -run '^$$' -fuzz FuzzNormalizeHost -fuzztime 30s
+
+clean:
+	rm -rf bin
