@@ -17,7 +17,7 @@ import (
 // forward sends requests to an upstream pool and streams the answer back.
 type forward struct {
 	pool     *upstream.Pool
-	tr       *http.Transport
+	client   *upstream.Client
 	timeouts upstream.Timeouts
 	request  time.Duration // whole exchange; 0 = none
 	conns    *hijacked
@@ -37,10 +37,13 @@ func (f *forward) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
 	out.RequestURI = ""
 	out.Close = false
 	out.Header = outboundHeader(r, l)
-	if r.ContentLength == 0 {
-		out.Body = nil // no body: lets the transport retry and reuse freely
+	if out.Header["User-Agent"] == nil {
+		out.Header["User-Agent"] = noUserAgent // send none rather than Go's
 	}
-	resp, err := f.tr.RoundTrip(out)
+	if r.ContentLength == 0 {
+		out.Body = nil // no body: safe to retry on a stale connection
+	}
+	resp, err := f.client.RoundTrip(ctx, out, ep)
 	if err != nil {
 		f.fail(w, r, ctx, ep, err)
 		return
@@ -74,6 +77,8 @@ func (f *forward) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
 		h[k] = vv
 	}
 }
+
+var noUserAgent = []string{""}
 
 var errClientWrite = errors.New("proxy: client write failed")
 

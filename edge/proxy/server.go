@@ -75,7 +75,7 @@ func (s *Server) Build(tenants []config.Tenant) (*Snapshot, error) {
 		pool := snap.pools[poolKey{t.Name, rc.Upstream}]
 		to := rc.Timeouts.WithDefaults()
 		ut := upstream.Timeouts{Connect: to.Connect.D(), ResponseHeader: to.ResponseHeader.D()}
-		return &forward{pool: pool, tr: pool.Transport(ut), timeouts: ut, request: to.Request.D(), conns: &s.conns}, nil
+		return &forward{pool: pool, client: pool.Client(ut), timeouts: ut, request: to.Request.D(), conns: &s.conns}, nil
 	})
 	if err != nil {
 		return nil, err

@@ -3,8 +3,6 @@
 package upstream
 
 import (
-	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,8 +23,8 @@ type Pool struct {
 	maxIdle   int
 	next      atomic.Uint32
 
-	mu         sync.Mutex
-	transports map[Timeouts]*http.Transport
+	mu      sync.Mutex
+	clients map[Timeouts]*Client
 }
 
 // Timeouts are the transport-level limits of one forwarded request.
@@ -45,11 +43,11 @@ func NewPool(tenant string, u *config.Upstream) *Pool {
 		maxIdle = config.DefaultMaxIdleConns
 	}
 	return &Pool{
-		Tenant:     tenant,
-		Name:       u.Name,
-		endpoints:  append([]string(nil), u.Endpoints...),
-		maxIdle:    maxIdle,
-		transports: map[Timeouts]*http.Transport{},
+		Tenant:    tenant,
+		Name:      u.Name,
+		endpoints: append([]string(nil), u.Endpoints...),
+		maxIdle:   maxIdle,
+		clients:   map[Timeouts]*Client{},
 	}
 }
 
@@ -80,37 +78,25 @@ func (p *Pool) Pick() string {
 	return p.endpoints[int(n%uint32(len(p.endpoints)))]
 }
 
-// Transport returns the pool's keep-alive transport for t, made on first
-// use. Routes with equal timeouts share one transport and its connections.
-func (p *Pool) Transport(t Timeouts) *http.Transport {
+// Client returns the pool's forwarding client for t, made on first use.
+// Routes with equal timeouts share one client and its connections.
+func (p *Pool) Client(t Timeouts) *Client {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if tr, ok := p.transports[t]; ok {
-		return tr
+	if c, ok := p.clients[t]; ok {
+		return c
 	}
-	d := &net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           d.DialContext,
-		MaxIdleConns:          0,
-		MaxIdleConnsPerHost:   p.maxIdle,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: t.ResponseHeader,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
-		WriteBufferSize:       16 << 10,
-		ReadBufferSize:        16 << 10,
-	}
-	p.transports[t] = tr
-	return tr
+	c := newClient(t, p.maxIdle)
+	p.clients[t] = c
+	return c
 }
 
 // Close closes the pool's idle connections. Requests in flight finish;
-// their connections close when they are done, as nothing reuses them.
+// their connections close when they are done.
 func (p *Pool) Close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, tr := range p.transports {
-		tr.CloseIdleConnections()
+	for _, c := range p.clients {
+		c.Close()
 	}
 }
