@@ -66,12 +66,12 @@ func TestOutboundHeader(t *testing.T) {
 		},
 		{
 			name: "Upgrade without Connection: upgrade is dropped", l: plain, remote: "192.0.2.1:1",
-			in: http.Header{"Upgrade": {"websocket"}},
+			in:   http.Header{"Upgrade": {"websocket"}},
 			want: http.Header{"X-Forwarded-For": {"192.0.2.1"}, "X-Forwarded-Proto": {"http"}, "X-Forwarded-Host": {"site.test"}, "Via": {"1.1 wedge"}},
 		},
 		{
 			name: "client Via is extended", l: plain, remote: "192.0.2.1:1",
-			in: http.Header{"Via": {"1.0 fred"}},
+			in:   http.Header{"Via": {"1.0 fred"}},
 			want: http.Header{"Via": {"1.0 fred", "1.1 wedge"}, "X-Forwarded-For": {"192.0.2.1"}, "X-Forwarded-Proto": {"http"}, "X-Forwarded-Host": {"site.test"}},
 		},
 	}
