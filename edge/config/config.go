@@ -36,6 +36,10 @@ type Listener struct {
 	// chosen by ALPN. Without it the listener serves HTTP/1.1 and h2c
 	// (prior knowledge and Upgrade).
 	TLS *TLS `yaml:"tls"`
+	// DisableHTTP3 turns off HTTP/3. By default a TLS listener also serves
+	// HTTP/3 (QUIC) on the same port number over UDP, and advertises it to
+	// HTTP/1.1 and HTTP/2 clients with Alt-Svc.
+	DisableHTTP3 bool `yaml:"disable_http3"`
 	// TrustedProxies lists CIDRs whose X-Forwarded-* headers are kept and
 	// extended. A client outside them has those headers replaced.
 	TrustedProxies []string `yaml:"trusted_proxies"`

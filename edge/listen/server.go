@@ -1,6 +1,6 @@
 // Package listen runs a node's client-facing servers: HTTP/1.1 with h2c on
-// plain ports, HTTP/1.1 and HTTP/2 by ALPN on TLS ports. Every server feeds
-// the same http.Handler.
+// plain ports; HTTP/1.1 and HTTP/2 by ALPN on TLS ports, plus HTTP/3 over
+// QUIC on the same port number. Every server feeds the same http.Handler.
 package listen
 
 import (
@@ -11,6 +11,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
 
 	"github.com/wedgeproxy/wedge/edge/config"
 )
@@ -20,6 +25,10 @@ type Server struct {
 	cfg config.Listener
 	srv *http.Server
 	ln  net.Listener
+
+	h3     *http3.Server // nil without HTTP/3
+	udp    net.PacketConn
+	altSvc []string // the Alt-Svc value advertising h3, set by Listen
 }
 
 // New makes the server for listener cfg with the node's limits (defaults
@@ -48,6 +57,22 @@ func New(cfg config.Listener, limits config.Limits, h http.Handler, certs *Certs
 			MinVersion:     tls.VersionTLS12,
 		}
 		srv.Handler = h
+		s := &Server{cfg: cfg, srv: srv}
+		if !cfg.DisableHTTP3 {
+			s.h3 = &http3.Server{
+				Handler:        h,
+				TLSConfig:      http3.ConfigureTLSConfig(srv.TLSConfig),
+				MaxHeaderBytes: limits.MaxHeaderBytes,
+				IdleTimeout:    limits.IdleTimeout.D(),
+				QUICConfig:     &quic.Config{MaxIncomingStreams: int64(limits.MaxConcurrentStreams)},
+				Logger:         log,
+			}
+			srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header()["Alt-Svc"] = s.altSvc
+				h.ServeHTTP(w, r)
+			})
+		}
+		return s, nil
 	} else {
 		srv.Protocols.SetUnencryptedHTTP2(true)
 		srv.Handler = h2cUpgrade(h, srv)
@@ -62,6 +87,18 @@ func (s *Server) Listen() error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	s.ln = ln
+	if s.h3 != nil {
+		// HTTP/3 takes the same port number over UDP.
+		port := ln.Addr().(*net.TCPAddr).Port
+		host, _, _ := net.SplitHostPort(s.cfg.Address)
+		udp, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen: http3: %w", err)
+		}
+		s.udp = udp
+		s.altSvc = []string{fmt.Sprintf(`h3=":%d"; ma=86400`, port)}
+	}
 	return nil
 }
 
@@ -71,7 +108,14 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // Serve serves until Shutdown. It returns nil after a shutdown.
 func (s *Server) Serve() error {
 	var err error
-	if s.cfg.TLS != nil {
+	if s.h3 != nil {
+		h3err := make(chan error, 1)
+		go func() { h3err <- s.h3.Serve(s.udp) }()
+		err = s.srv.ServeTLS(s.ln, "", "")
+		if e := <-h3err; e != nil && !errors.Is(e, http.ErrServerClosed) && !errors.Is(e, quic.ErrServerClosed) && err == nil {
+			err = e
+		}
+	} else if s.cfg.TLS != nil {
 		err = s.srv.ServeTLS(s.ln, "", "")
 	} else {
 		err = s.srv.Serve(s.ln)
@@ -85,9 +129,28 @@ func (s *Server) Serve() error {
 // Shutdown stops accepting, closes idle connections and waits for requests
 // in flight until ctx ends; then it closes what is left.
 func (s *Server) Shutdown(ctx context.Context) error {
+	var h3err error
+	var wg sync.WaitGroup
+	if s.h3 != nil {
+		wg.Go(func() {
+			if h3err = s.h3.Shutdown(ctx); h3err != nil {
+				s.h3.Close()
+			}
+			s.udp.Close()
+		})
+	}
 	err := s.srv.Shutdown(ctx)
 	if err != nil {
 		s.srv.Close()
 	}
-	return err
+	wg.Wait()
+	return errors.Join(err, h3err)
+}
+
+// UDPAddr is the HTTP/3 address, or nil without HTTP/3.
+func (s *Server) UDPAddr() net.Addr {
+	if s.udp == nil {
+		return nil
+	}
+	return s.udp.LocalAddr()
 }

@@ -93,7 +93,11 @@ func (n *Node) Addrs() []net.Addr {
 func (n *Node) Serve() error {
 	errs := make(chan error, len(n.servers))
 	for i, s := range n.servers {
-		n.log.Info("listening", "listener", n.cfg.Listeners[i].Name, "addr", s.Addr().String(), "tls", n.cfg.Listeners[i].TLS != nil)
+		attrs := []any{"listener", n.cfg.Listeners[i].Name, "addr", s.Addr().String(), "tls", n.cfg.Listeners[i].TLS != nil}
+		if u := s.UDPAddr(); u != nil {
+			attrs = append(attrs, "http3", u.String())
+		}
+		n.log.Info("listening", attrs...)
 		go func() { errs <- s.Serve() }()
 	}
 	var first error
