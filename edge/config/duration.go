@@ -18,17 +18,22 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 func (d Duration) String() string { return time.Duration(d).String() }
 
 // UnmarshalYAML parses a duration string. Bare integers are refused because
-// their unit would be a guess.
+// their unit would be a guess. Problems are returned as a *yaml.TypeError,
+// so that yaml.v3 keeps decoding and reports them with its others.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: want a duration such as \"5s\"", n.Line)
+		return durationError(n, `want a duration such as "5s", got %s`, kindOf(n))
 	}
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (want e.g. \"5s\", \"250ms\")", n.Line, n.Value)
+		return durationError(n, `%q is not a duration (want e.g. "5s", "250ms")`, n.Value)
 	}
 	*d = Duration(v)
 	return nil
+}
+
+func durationError(n *yaml.Node, format string, args ...any) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: ", n.Line) + fmt.Sprintf(format, args...)}}
 }
 
 // MarshalYAML writes d as a duration string.

@@ -34,8 +34,9 @@ func (e *FieldError) Error() string {
 type Error struct {
 	// File names the configuration source.
 	File string
-	// Problems are in the order found: syntax and unknown fields first,
-	// then values, in document order.
+	// Problems are in the order found: first those of decoding (syntax,
+	// unknown or repeated fields, wrong types) in document order, then
+	// invalid values, field by field.
 	Problems []*FieldError
 }
 

@@ -3,10 +3,12 @@ package config
 import (
 	"crypto/tls"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -166,7 +168,7 @@ func (c *Config) validateTenants(ps *problems) {
 				ps.add(up+".endpoints", "at least one endpoint is required")
 			}
 			for k, e := range u.Endpoints {
-				if err := checkHostPort(e); err != nil {
+				if err := checkEndpoint(e); err != nil {
 					ps.add(fmt.Sprintf("%s.endpoints[%d]", up, k), "%v", err)
 				}
 			}
@@ -194,9 +196,11 @@ func validateRoute(ps *problems, p string, r *Route, domains map[string]bool, po
 		if s := r.Respond.Status; s != 0 && (s < 200 || s > 599) {
 			ps.add(p+".respond.status", "%d is not a final status code (200-599)", s)
 		}
-		for name := range r.Respond.Headers {
+		for _, name := range slices.Sorted(maps.Keys(r.Respond.Headers)) {
 			if !validToken(name) {
 				ps.add(p+".respond.headers["+name+"]", "%q is not a valid header name", name)
+			} else if v := r.Respond.Headers[name]; strings.ContainsAny(v, "\r\n\x00") {
+				ps.add(p+".respond.headers["+name+"]", "value contains a line break or NUL")
 			}
 		}
 	}
@@ -288,6 +292,22 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR", s)
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// checkEndpoint checks an upstream endpoint: a host and a port from 1 to
+// 65535.
+func checkEndpoint(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", s)
+	}
+	if host == "" {
+		return fmt.Errorf("%q has no host", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%q: port %q is not a number from 1 to 65535", s, port)
+	}
+	return nil
 }
 
 func checkHostPort(s string) error {
