@@ -50,7 +50,8 @@ func (c *Config) validate(baseDir string) []*FieldError {
 			ps.add(p+".address", "%v", err)
 		} else if j, dup := addrs[l.Address]; dup {
 			ps.add(p+".address", "%q is already used by listeners[%d]", l.Address, j)
-		} else {
+		} else if !strings.HasSuffix(l.Address, ":0") {
+			// Port 0 picks a free port per listener: never a clash.
 			addrs[l.Address] = i
 		}
 		for j, cidr := range l.TrustedProxies {

@@ -26,6 +26,7 @@ type Server struct {
 	srv *http.Server
 	ln  net.Listener
 
+	h2c    *h2cUpgrader  // plain listeners only
 	h3     *http3.Server // nil without HTTP/3
 	udp    net.PacketConn
 	altSvc []string // the Alt-Svc value advertising h3, set by Listen
@@ -73,11 +74,14 @@ func New(cfg config.Listener, limits config.Limits, h http.Handler, certs *Certs
 			})
 		}
 		return s, nil
-	} else {
-		srv.Protocols.SetUnencryptedHTTP2(true)
-		srv.Handler = h2cUpgrade(h, srv)
 	}
-	return &Server{cfg: cfg, srv: srv}, nil
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	up, err := newH2CUpgrader(h, srv)
+	if err != nil {
+		return nil, err
+	}
+	srv.Handler = up
+	return &Server{cfg: cfg, srv: srv, h2c: up}, nil
 }
 
 // Listen binds the listener's address.
@@ -139,12 +143,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.udp.Close()
 		})
 	}
+	var h2cErr error
+	if s.h2c != nil {
+		wg.Go(func() { h2cErr = s.h2c.shutdown(ctx) })
+	}
 	err := s.srv.Shutdown(ctx)
 	if err != nil {
 		s.srv.Close()
 	}
 	wg.Wait()
-	return errors.Join(err, h3err)
+	return errors.Join(err, h3err, h2cErr)
 }
 
 // UDPAddr is the HTTP/3 address, or nil without HTTP/3.

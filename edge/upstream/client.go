@@ -93,6 +93,14 @@ func (c *Client) RoundTrip(ctx context.Context, req *http.Request, ep string) (*
 		if err != nil {
 			return nil, err
 		}
+		if cn.reused && req.Body != nil && !alive(cn) {
+			// A body cannot be sent twice: make sure the upstream has not
+			// closed the idle connection before using it.
+			cn.nc.Close()
+			if cn, err = c.dial(ctx, ep); err != nil {
+				return nil, err
+			}
+		}
 		resp, err := c.exchange(ctx, cn, req)
 		if err == nil {
 			return resp, nil
@@ -121,6 +129,9 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request) (*ht
 		}
 		return nil, err
 	}
+	// The response-header deadline starts once the request is written;
+	// hd guards it against a response that arrives before that.
+	hd := &headerDeadline{nc: cn.nc, d: c.timeouts.ResponseHeader}
 	var wrote chan error
 	if req.Body == nil {
 		if err := req.Write(cn.bw); err != nil {
@@ -129,6 +140,7 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request) (*ht
 		if err := cn.bw.Flush(); err != nil {
 			return fail(err)
 		}
+		hd.start()
 	} else {
 		// Stream the body while the response is read: an upstream may
 		// answer before it has read the whole body.
@@ -138,11 +150,11 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request) (*ht
 			if err == nil {
 				err = cn.bw.Flush()
 			}
+			if err == nil {
+				hd.start()
+			}
 			wrote <- err
 		}()
-	}
-	if c.timeouts.ResponseHeader > 0 {
-		cn.nc.SetReadDeadline(time.Now().Add(c.timeouts.ResponseHeader))
 	}
 	cn.lr.n = MaxResponseHeaderBytes
 	var resp *http.Response
@@ -168,9 +180,8 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request) (*ht
 		cn.lr.n = MaxResponseHeaderBytes
 	}
 	cn.lr.n = -1
-	if c.timeouts.ResponseHeader > 0 {
-		cn.nc.SetReadDeadline(time.Time{})
-	}
+	hd.stop()
+
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		stop()
 		resp.Body = &upgraded{conn: cn}
@@ -195,6 +206,11 @@ func (c *Client) get(ctx context.Context, ep string) (*conn, error) {
 		cn.nc.Close()
 	}
 	c.mu.Unlock()
+	return c.dial(ctx, ep)
+}
+
+// dial opens a new connection to ep.
+func (c *Client) dial(ctx context.Context, ep string) (*conn, error) {
 	nc, err := c.dialer.DialContext(ctx, "tcp", ep)
 	if err != nil {
 		return nil, err
@@ -274,10 +290,15 @@ func (b *body) release(reusable bool) {
 		reusable = false
 	}
 	if b.wrote != nil {
-		if !reusable {
-			b.cn.nc.Close()
-		}
-		if err := <-b.wrote; err != nil {
+		// The response is complete; if the request body is still being
+		// sent (an early answer), do not wait for it: the connection is
+		// not reusable, and closing it ends the writer.
+		select {
+		case err := <-b.wrote:
+			if err != nil {
+				reusable = false
+			}
+		default:
 			reusable = false
 		}
 	}
@@ -286,6 +307,37 @@ func (b *body) release(reusable bool) {
 		return
 	}
 	b.cn.nc.Close()
+}
+
+// headerDeadline arms the response-header timeout once the request is
+// written and disarms it when the headers have arrived, whichever
+// goroutine gets there first.
+type headerDeadline struct {
+	nc   net.Conn
+	d    time.Duration
+	mu   sync.Mutex
+	done bool
+}
+
+func (h *headerDeadline) start() {
+	if h.d <= 0 {
+		return
+	}
+	h.mu.Lock()
+	if !h.done {
+		h.nc.SetReadDeadline(time.Now().Add(h.d))
+	}
+	h.mu.Unlock()
+}
+
+func (h *headerDeadline) stop() {
+	if h.d <= 0 {
+		return
+	}
+	h.mu.Lock()
+	h.done = true
+	h.nc.SetReadDeadline(time.Time{})
+	h.mu.Unlock()
 }
 
 // upgraded is the raw connection after a 101 response.

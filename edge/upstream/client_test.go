@@ -252,3 +252,36 @@ func BenchmarkPick(b *testing.B) {
 		p.Pick()
 	}
 }
+
+func TestAlive(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		nc, err := ln.Accept()
+		if err == nil {
+			accepted <- nc
+		}
+	}()
+	c := newClient(Timeouts{Connect: time.Second}, 1)
+	cn, err := c.dial(context.Background(), ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cn.nc.Close()
+	srv := <-accepted
+	if !alive(cn) {
+		t.Fatal("an open idle connection is reported dead")
+	}
+	srv.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for alive(cn) {
+		if time.Now().After(deadline) {
+			t.Fatal("a connection closed by the upstream is still reported alive")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

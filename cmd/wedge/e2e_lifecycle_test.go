@@ -1,0 +1,424 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestE2EReload: SIGHUP applies a good file, and rejects a bad one while
+// the running configuration keeps serving.
+func TestE2EReload(t *testing.T) {
+	t.Parallel()
+	cfg := func(body, action string) string {
+		return fmt.Sprintf(`listeners:
+  - name: http
+    address: 127.0.0.1:0
+tenants:
+  - name: acme
+    domains: [app.test]
+    upstreams:
+      - name: origin
+        endpoints: [127.0.0.1:1]
+    routes:
+      - name: a
+        match: {path: /a}
+        %s
+      - name: fixed
+        respond: {body: %q}
+`, action, body)
+	}
+	const respondA = `respond: {body: "%s"}`
+	n := startWedge(t, cfg("fallback", fmt.Sprintf(respondA, "one")), "http")
+	c := newClient(t, protoH1, n.addr("http"))
+	body := func() string {
+		t.Helper()
+		resp, body := get(t, c, "http://app.test/a")
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d: %q", resp.StatusCode, body)
+		}
+		return body
+	}
+	if got := body(); got != "one" {
+		t.Fatalf("before reload: %q, want one", got)
+	}
+
+	mark := n.mark()
+	writeConfig(t, n.cfgPath, cfg("fallback", fmt.Sprintf(respondA, "two")))
+	n.signal(syscall.SIGHUP)
+	n.waitMsg(mark, "reloaded")
+	deadline := time.Now().Add(5 * time.Second)
+	for got := body(); got != "two"; got = body() {
+		if time.Now().After(deadline) {
+			t.Fatalf("5s after the reload: %q, want two", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	mark = n.mark()
+	writeConfig(t, n.cfgPath, cfg("fallback", "upstream: nope"))
+	n.signal(syscall.SIGHUP)
+	l := n.waitMsg(mark, "reload rejected; the running configuration keeps serving")
+	if want := `tenants[0].routes[0].upstream: pool "nope" is not defined`; !strings.Contains(l.str("err"), want) {
+		t.Errorf("rejection says %q; want it to name the field: %q", l.str("err"), want)
+	}
+	if l.str("level") != "ERROR" {
+		t.Errorf("rejection logged at level %q, want ERROR", l.str("level"))
+	}
+	for range 3 {
+		if got := body(); got != "two" {
+			t.Fatalf("after a rejected reload: %q, want two", got)
+		}
+	}
+	if n.exited() {
+		t.Fatal("wedge exited after a rejected reload")
+	}
+	if _, err := n.waitLog(mark, 0, func(l logLine) bool { return l.msg() == "reloaded" }); err == nil {
+		t.Error(`a rejected file was logged as "reloaded"`)
+	}
+}
+
+// TestE2EReloadCertificates: a domain added by a reload gets a
+// dev_self_signed certificate and is served.
+func TestE2EReloadCertificates(t *testing.T) {
+	t.Parallel()
+	origin := startOrigin(t, nil)
+	cfg := func(domains string) string {
+		return fmt.Sprintf(`listeners:
+  - name: https
+    address: 127.0.0.1:0
+    tls: {dev_self_signed: true}
+tenants:
+  - name: acme
+    domains: [%s]
+    upstreams:
+      - name: origin
+        endpoints: [%s]
+    routes:
+      - upstream: origin
+`, domains, origin)
+	}
+	n := startWedge(t, cfg("app.test"), "https")
+	c := newClient(t, protoH2, n.addr("https"))
+	resp, body := get(t, c, "https://new.test/x")
+	if resp.StatusCode != 404 {
+		t.Fatalf("before the reload, new.test: %d %q, want 404", resp.StatusCode, body)
+	}
+	if slices.Contains(resp.TLS.PeerCertificates[0].DNSNames, "new.test") {
+		t.Fatal("the certificate covers new.test before any tenant owns it")
+	}
+
+	mark := n.mark()
+	writeConfig(t, n.cfgPath, cfg("app.test, new.test"))
+	n.signal(syscall.SIGHUP)
+	n.waitMsg(mark, "reloaded")
+	c.Transport.(*http.Transport).CloseIdleConnections() // a new handshake
+	resp, body = get(t, c, "https://new.test/x")
+	if e := echoOf(t, resp, body); e.Host != "new.test" {
+		t.Errorf("origin saw host %q", e.Host)
+	}
+	if err := resp.TLS.PeerCertificates[0].VerifyHostname("new.test"); err != nil {
+		t.Errorf("after the reload: %v", err)
+	}
+}
+
+// TestE2EGracefulDrain: on SIGTERM the node stops accepting connections,
+// lets the request in flight finish, and exits 0 — over each protocol.
+func TestE2EGracefulDrain(t *testing.T) {
+	t.Parallel()
+	const bodySize = 40 << 10
+	for _, p := range []proto{protoH1, protoH2, protoH2C, "h2c-upgrade"} {
+		t.Run(string(p), func(t *testing.T) {
+			t.Parallel()
+			started := make(chan struct{})
+			release := make(chan struct{})
+			origin := startOrigin(t, map[string]http.Handler{
+				"/block": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					close(started)
+					select {
+					case <-release:
+					case <-r.Context().Done():
+						return
+					}
+					w.Header().Set("Content-Length", fmt.Sprint(bodySize))
+					w.Write(bytes.Repeat([]byte("d"), bodySize))
+				}),
+			})
+			t.Cleanup(func() {
+				select {
+				case <-release:
+				default:
+					close(release)
+				}
+			})
+			n := startWedge(t, fmt.Sprintf(`listeners:
+  - name: http
+    address: 127.0.0.1:0
+  - name: https
+    address: 127.0.0.2:0 # second listener: see TestE2EListenersOnPortZero
+    tls: {dev_self_signed: true}
+limits: {drain_timeout: 15s}
+tenants:
+  - name: acme
+    domains: [app.test]
+    upstreams:
+      - name: origin
+        endpoints: [%s]
+    routes:
+      - upstream: origin
+`, origin), "http", "https")
+			addr := n.addr("http")
+			if p == protoH2 {
+				addr = n.addr("https")
+			}
+
+			type result struct {
+				status int
+				body   string
+				err    error
+			}
+			var c *http.Client
+			if p != "h2c-upgrade" {
+				c = newClient(t, p, addr)
+			}
+			results := make(chan result, 1)
+			go func() {
+				var r result
+				if p == "h2c-upgrade" {
+					resp, err := h2cUpgradeGet(addr, "app.test", "/block")
+					r.err = err
+					if resp != nil {
+						r.status, r.body = resp.status, string(resp.body)
+					}
+				} else {
+					resp, err := c.Get(p.scheme() + "://app.test/block")
+					if err == nil {
+						var b []byte
+						b, err = io.ReadAll(resp.Body)
+						resp.Body.Close()
+						r.status, r.body = resp.StatusCode, string(b)
+					}
+					r.err = err
+				}
+				results <- r
+			}()
+			select {
+			case <-started:
+			case <-time.After(hangGuard):
+				t.Fatal("the request never reached the origin")
+			}
+
+			mark := n.mark()
+			n.signal(syscall.SIGTERM)
+			n.waitMsg(mark, "draining")
+			if err := waitRefused(addr, 5*time.Second); err != nil {
+				t.Error(err)
+			}
+			// A node that does not wait for the request shows it within
+			// moments: the request fails, or the node exits. A node that
+			// waits passes whatever this wait is.
+			select {
+			case r := <-results:
+				t.Fatalf("the request in flight ended during the drain, before the origin answered: status %d, %v", r.status, r.err)
+			case <-n.done:
+				t.Fatal("wedge exited with a request in flight")
+			case <-time.After(300 * time.Millisecond):
+			}
+			if _, err := n.waitLog(mark, 0, func(l logLine) bool { return l.msg() == "stopped" }); err == nil {
+				t.Error(`wedge logged "stopped" with a request in flight`)
+			}
+
+			close(release)
+			var r result
+			select {
+			case r = <-results:
+			case <-time.After(hangGuard):
+				t.Fatal("the request in flight did not finish")
+			}
+			if r.err != nil || r.status != 200 || r.body != strings.Repeat("d", bodySize) {
+				t.Errorf("request in flight: status %d, %d bytes, %v; want 200 with %d bytes", r.status, len(r.body), r.err, bodySize)
+			}
+			if code := n.wait(); code != 0 {
+				t.Errorf("exit code %d, want 0", code)
+			}
+			if _, err := n.waitLog(mark, 0, func(l logLine) bool { return l.msg() == "stopped" }); err != nil {
+				t.Errorf(`no "stopped" log line: %v`, err)
+			}
+		})
+	}
+}
+
+// runWedge runs the binary with args and returns its exit code and output.
+func runWedge(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd := exec.Command(wedgeBin, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+		t.Fatal(err)
+	}
+	return cmd.ProcessState.ExitCode(), out.String(), errb.String()
+}
+
+// TestE2EValidate: `wedge validate` accepts a good file and lists every
+// problem of a bad one, each with its field path and line.
+func TestE2EValidate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	writeConfig(t, good, oneTenant("127.0.0.1:9000"))
+	bad := filepath.Join(dir, "bad.yaml")
+	writeConfig(t, bad, `listeners:
+  - name: http
+    address: nowhere
+tenants:
+  - name: Acme
+    domains: [app.test]
+    upstreams:
+      - name: origin
+        endpoints: [127.0.0.1:9000]
+    routes:
+      - upstream: missing
+`)
+
+	t.Run("good", func(t *testing.T) {
+		code, out, errOut := runWedge(t, "validate", good)
+		if code != 0 {
+			t.Fatalf("exit %d, want 0; stderr %q", code, errOut)
+		}
+		if want := good + ": ok (1 listeners, 1 tenants, 1 routes)\n"; out != want {
+			t.Errorf("stdout %q, want %q", out, want)
+		}
+	})
+	t.Run("bad", func(t *testing.T) {
+		code, out, errOut := runWedge(t, "validate", bad)
+		if code != 1 {
+			t.Fatalf("exit %d, want 1; stdout %q stderr %q", code, out, errOut)
+		}
+		if !strings.Contains(errOut, "3 problems") {
+			t.Errorf("stderr does not count 3 problems:\n%s", errOut)
+		}
+		for _, want := range []string{
+			`listeners\[0\]\.address: "nowhere" .* \(line 3\)`,
+			`tenants\[0\]\.name: "Acme" .* \(line 5\)`,
+			`tenants\[0\]\.routes\[0\]\.upstream: pool "missing" .* \(line 11\)`,
+		} {
+			if !regexp.MustCompile(`(?m)^\s*` + want + `$`).MatchString(errOut) {
+				t.Errorf("stderr has no line matching %s:\n%s", want, errOut)
+			}
+		}
+		if got := len(regexp.MustCompile(`\(line \d+\)`).FindAllString(errOut, -1)); got != 3 {
+			t.Errorf("%d problems with a line number, want 3:\n%s", got, errOut)
+		}
+	})
+	t.Run("missing file", func(t *testing.T) {
+		code, _, errOut := runWedge(t, "validate", filepath.Join(dir, "absent.yaml"))
+		if code != 1 || !strings.Contains(errOut, "absent.yaml") {
+			t.Errorf("exit %d, stderr %q; want 1 naming the file", code, errOut)
+		}
+	})
+	t.Run("serve refuses the bad file", func(t *testing.T) {
+		code, _, errOut := runWedge(t, "serve", "--config", bad)
+		if code != 1 || !strings.Contains(errOut, `pool "missing" is not defined`) {
+			t.Errorf("exit %d, stderr %q; want 1 with the problems", code, errOut)
+		}
+	})
+}
+
+// TestE2EVersion: `wedge version` prints the version.
+func TestE2EVersion(t *testing.T) {
+	t.Parallel()
+	code, out, _ := runWedge(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "wedge ") {
+		t.Errorf("exit %d, stdout %q; want 0 and \"wedge <version>\"", code, out)
+	}
+}
+
+// TestE2EQuickstart serves examples/quickstart/wedge.yaml, with its ports
+// and origin moved to free loopback ones.
+func TestE2EQuickstart(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../../examples/quickstart/wedge.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin := startOrigin(t, nil)
+	cfg := string(raw)
+	for _, r := range []struct{ old, new string }{
+		{"127.0.0.1:8080", "127.0.0.1:0"},
+		{"127.0.0.1:8443", "127.0.0.2:0"}, // see TestE2EListenersOnPortZero
+		{"endpoints: [127.0.0.1:9000]", "endpoints: [" + origin + "]"},
+		{"data_dir: ../../data", "data_dir: data"},
+	} {
+		if strings.Count(cfg, r.old) != 1 {
+			t.Fatalf("the example no longer has exactly one %q; update this test", r.old)
+		}
+		cfg = strings.Replace(cfg, r.old, r.new, 1)
+	}
+	n := startWedge(t, cfg, "http", "https")
+	for _, tc := range []struct {
+		p        proto
+		listener string
+	}{{protoH1, "http"}, {protoH2C, "http"}, {protoH2, "https"}} {
+		t.Run(string(tc.p), func(t *testing.T) {
+			c := newClient(t, tc.p, n.addr(tc.listener))
+			base := tc.p.scheme() + "://demo.localhost"
+			resp, body := get(t, c, base+"/hello")
+			if resp.StatusCode != 200 || body != "hello from the wedge edge\n" {
+				t.Errorf("/hello: %d %q", resp.StatusCode, body)
+			}
+			resp, body = get(t, c, tc.p.scheme()+"://api.demo.localhost/anything")
+			if e := echoOf(t, resp, body); e.Host != "api.demo.localhost" || e.Path != "/anything" {
+				t.Errorf("origin saw %q %q", e.Host, e.Path)
+			}
+		})
+	}
+}
+
+// TestE2EListenersOnPortZero: two listeners on 127.0.0.1:0 are two fresh
+// ports, not one address used twice, so the configuration is valid and
+// serves. (The other tests bind a second listener on 127.0.0.2:0 instead:
+// Linux routes all of 127.0.0.0/8 to the loopback device, and clients still
+// connect from 127.0.0.1.)
+func TestE2EListenersOnPortZero(t *testing.T) {
+	t.Parallel()
+	origin := startOrigin(t, nil)
+	cfg := fmt.Sprintf(`listeners:
+  - name: one
+    address: 127.0.0.1:0
+  - name: two
+    address: 127.0.0.1:0
+tenants:
+  - name: acme
+    domains: [app.test]
+    upstreams:
+      - name: origin
+        endpoints: [%s]
+    routes:
+      - upstream: origin
+`, origin)
+	path := filepath.Join(t.TempDir(), "wedge.yaml")
+	writeConfig(t, path, cfg)
+	if code, _, errOut := runWedge(t, "validate", path); code != 0 {
+		t.Errorf("wedge validate: exit %d, want 0: %s", code, errOut)
+	}
+	n := startWedge(t, cfg, "one", "two")
+	if n.addr("one") == n.addr("two") {
+		t.Fatalf("both listeners on %s", n.addr("one"))
+	}
+	for _, l := range []string{"one", "two"} {
+		resp, body := get(t, newClient(t, protoH1, n.addr(l)), "http://app.test/x")
+		echoOf(t, resp, body)
+	}
+}
