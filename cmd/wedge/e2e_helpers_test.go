@@ -44,7 +44,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	wedgeBin = filepath.Join(dir, "wedge")
-	build := exec.Command("go", "build", "-o", wedgeBin, ".")
+	args := []string{"build", "-o", wedgeBin}
+	if raceEnabled {
+		// The binary under test runs with the race detector too, so the
+		// end-to-end tests also hunt data races in the real server.
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: go build:", err)
