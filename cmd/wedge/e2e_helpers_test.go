@@ -147,6 +147,13 @@ func startWedge(t *testing.T, cfg string, listeners ...string) *wedgeNode {
 	}()
 	t.Cleanup(func() {
 		n.stop()
+		n.mu.Lock()
+		for _, l := range n.lines {
+			if strings.Contains(l.raw, "WARNING: DATA RACE") || strings.HasPrefix(l.raw, "panic: ") {
+				t.Errorf("wedge wrote %q", l.raw)
+			}
+		}
+		n.mu.Unlock()
 		if t.Failed() {
 			n.dumpLog()
 		}
