@@ -422,7 +422,7 @@ listeners:
     address: 127.0.0.1:$WEDGE_PORT
 tenants:
   - name: bench
-    domains: [$HOST_HEADER, 127.0.0.1]
+    domains: [$HOST_HEADER]
     upstreams:
       - name: origin
         endpoints: [127.0.0.1:$ORIGIN_PORT]
@@ -430,7 +430,9 @@ tenants:
       - upstream: origin
 EOF
 	LOGFILE=$d/wedge.log
-	spawn env GOMAXPROCS=1 taskset -c "$PROXY_CPU" "$WEDGE_BIN" serve --config "$d/wedge.yaml"
+	# WEDGE_FLAGS: extra serve flags, e.g. "--cpuprofile /tmp/wedge.prof".
+	# shellcheck disable=SC2086
+	spawn env GOMAXPROCS=1 taskset -c "$PROXY_CPU" "$WEDGE_BIN" serve --config "$d/wedge.yaml" ${WEDGE_FLAGS:-}
 	register_proxy wedge "$WEDGE_PORT" "$BG_PID" "$LOGFILE"
 	wait_ready wedge
 }
