@@ -134,7 +134,7 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request) (*ht
 	hd := &headerDeadline{nc: cn.nc, d: c.timeouts.ResponseHeader}
 	var wrote chan error
 	if req.Body == nil {
-		if err := req.Write(cn.bw); err != nil {
+		if err := writeRequest(cn.bw, req); err != nil {
 			return fail(err)
 		}
 		if err := cn.bw.Flush(); err != nil {
@@ -146,7 +146,7 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request) (*ht
 		// answer before it has read the whole body.
 		wrote = make(chan error, 1)
 		go func() {
-			err := req.Write(cn.bw)
+			err := writeRequest(cn.bw, req)
 			if err == nil {
 				err = cn.bw.Flush()
 			}
