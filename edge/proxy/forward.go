@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wedgeproxy/wedge/edge/upstream"
@@ -17,23 +18,20 @@ import (
 // forward sends requests to an upstream pool and streams the answer back.
 type forward struct {
 	pool     *upstream.Pool
-	client   *upstream.Client
 	timeouts upstream.Timeouts
-	request  time.Duration // whole exchange; 0 = none
+	request  time.Duration // whole exchange until the response headers, or the 101; 0 = none
 	conns    *hijacked
 }
 
 func (f *forward) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
 	ctx := r.Context()
-	upgrade := r.ProtoMajor == 1 && r.Header["Upgrade"] != nil && connectionHas(r.Header, "upgrade")
-	if f.request > 0 && !upgrade {
+	if f.request > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, f.request)
 		defer cancel()
 	}
-	ep := f.pool.Pick()
 	out := r.WithContext(ctx)
-	out.URL = &url.URL{Scheme: "http", Host: ep, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	out.URL = &url.URL{Scheme: "http", Host: "upstream", Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
 	out.RequestURI = ""
 	out.Close = false
 	out.Header = outboundHeader(r, l)
@@ -42,13 +40,22 @@ func (f *forward) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
 	}
 	if r.ContentLength == 0 {
 		out.Body = nil // no body: safe to retry on a stale connection
+	} else {
+		tb := &trackedBody{ReadCloser: r.Body}
+		out.Body = tb
+		defer tb.abortUnread(w)
 	}
-	resp, err := f.client.RoundTrip(ctx, out, ep)
+	resp, ep, err := f.pool.Forward(ctx, out, f.timeouts)
 	if err != nil {
 		f.fail(w, r, ctx, ep, err)
 		return
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
+		if out.Header["Upgrade"] == nil {
+			resp.Body.Close()
+			writeError(w, http.StatusBadGateway, "upstream %q (%s) switched protocols though the client did not ask to", f.pool.Name, ep)
+			return
+		}
 		f.upgrade(w, r, resp, ep)
 		return
 	}
@@ -77,6 +84,33 @@ func (f *forward) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
 		h[k] = vv
 	}
 }
+
+// trackedBody is a client request body that knows whether it was read to
+// the end.
+type trackedBody struct {
+	io.ReadCloser
+	eof atomic.Bool
+}
+
+func (b *trackedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.eof.Store(true)
+	}
+	return n, err
+}
+
+// abortUnread ends a read of the client's body that may still be blocked
+// in the goroutine streaming it upstream, once the exchange is over: a
+// client trickling a body it no longer needs to send must not hold the
+// handler or the connection.
+func (b *trackedBody) abortUnread(w http.ResponseWriter) {
+	if !b.eof.Load() {
+		http.NewResponseController(w).SetReadDeadline(aLongTimeAgo)
+	}
+}
+
+var aLongTimeAgo = time.Unix(1, 0)
 
 var noUserAgent = []string{""}
 
@@ -125,6 +159,8 @@ func (f *forward) fail(w http.ResponseWriter, r *http.Request, ctx context.Conte
 	switch {
 	case ctx.Err() == context.DeadlineExceeded:
 		writeError(w, http.StatusGatewayTimeout, "upstream %q (%s) did not answer within the route's request timeout of %s", pool, ep, f.request)
+	case errors.Is(err, upstream.ErrUploadStalled):
+		writeError(w, http.StatusGatewayTimeout, "upstream %q (%s) stopped reading the request body for %s", pool, ep, f.timeouts.ResponseHeader)
 	case errors.As(err, &op) && op.Op == "dial" && op.Timeout():
 		writeError(w, http.StatusGatewayTimeout, "upstream %q (%s): connect timed out after %s", pool, ep, f.timeouts.Connect)
 	case errors.As(err, &op) && op.Op == "dial":

@@ -53,6 +53,18 @@ func isHopByHopFold(tok string) bool {
 	return false
 }
 
+// upgradeIsH2C reports whether an Upgrade header offers h2c, which is
+// never passed upstream: an origin that accepted it would give the client
+// an HTTP/2 tunnel past the edge's routing.
+func upgradeIsH2C(vals []string) bool {
+	for _, v := range vals {
+		if strings.Contains(strings.ToLower(v), "h2c") {
+			return true
+		}
+	}
+	return false
+}
+
 // connectionHas reports whether a Connection header lists token.
 func connectionHas(h http.Header, token string) bool {
 	for _, v := range h["Connection"] {
@@ -99,7 +111,7 @@ func outboundHeader(r *http.Request, l *Listener) http.Header {
 	}
 	if in["Connection"] != nil {
 		removeConnectionTokens(out, in)
-		if up := in["Upgrade"]; up != nil && connectionHas(in, "upgrade") {
+		if up := in["Upgrade"]; up != nil && connectionHas(in, "upgrade") && !upgradeIsH2C(up) {
 			out["Connection"] = []string{"Upgrade"}
 			out["Upgrade"] = up
 		}
@@ -138,7 +150,9 @@ func outboundHeader(r *http.Request, l *Listener) http.Header {
 // dst, sharing their values, and appends Wedge to Via.
 func copyResponseHeader(dst, src http.Header) {
 	for k, vv := range src {
-		if isHopByHop(k) {
+		if isHopByHop(k) || k == "Alt-Svc" {
+			// The origin's Alt-Svc names the origin's services, not
+			// the edge's.
 			continue
 		}
 		dst[k] = vv

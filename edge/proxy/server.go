@@ -75,7 +75,7 @@ func (s *Server) Build(tenants []config.Tenant) (*Snapshot, error) {
 		pool := snap.pools[poolKey{t.Name, rc.Upstream}]
 		to := rc.Timeouts.WithDefaults()
 		ut := upstream.Timeouts{Connect: to.Connect.D(), ResponseHeader: to.ResponseHeader.D()}
-		return &forward{pool: pool, client: pool.Client(ut), timeouts: ut, request: to.Request.D(), conns: &s.conns}, nil
+		return &forward{pool: pool, timeouts: ut, request: to.Request.D(), conns: &s.conns}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -114,6 +114,17 @@ type handler struct {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodConnect {
+		writeError(w, http.StatusMethodNotAllowed, "CONNECT is not supported")
+		return
+	}
+	// Routes match, and upstreams receive, the normalised path: no dot
+	// segments, no empty segments. Matching one form and forwarding
+	// another would let //admin or /x/../admin past a route for /admin.
+	if p := r.URL.Path; needsClean(p) {
+		r.URL.Path = cleanPath(p)
+		r.URL.RawPath = ""
+	}
 	snap := h.s.snap.Load()
 	tenant, rt := snap.table.Lookup(r.Host, r.URL.Path, r.Method, r.Header)
 	if rt == nil {

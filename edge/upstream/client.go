@@ -16,8 +16,11 @@ import (
 // MaxResponseHeaderBytes bounds an upstream's response header block.
 const MaxResponseHeaderBytes = 1 << 20
 
-// idleTimeout is how long an idle keep-alive connection is kept.
-const idleTimeout = 90 * time.Second
+// IdleTimeout is how long an idle keep-alive connection is kept.
+const IdleTimeout = 60 * time.Second
+
+// reapEvery is how often idle connections are checked while any exist.
+const reapEvery = 10 * time.Second
 
 // aLongTimeAgo is a deadline that makes blocked I/O return at once.
 var aLongTimeAgo = time.Unix(1, 0)
@@ -29,22 +32,16 @@ var aLongTimeAgo = time.Unix(1, 0)
 // so a proxied request costs no goroutine hand-offs. It speaks HTTP/1.1
 // only, as the upstream side of an edge proxy does.
 type Client struct {
-	timeouts Timeouts
-	maxIdle  int
-	dialer   net.Dialer
+	maxIdle int
 
-	mu     sync.Mutex
-	idle   map[string][]*conn // per endpoint, most recently used last
-	closed bool
+	mu      sync.Mutex
+	idle    map[string][]*conn // per endpoint, most recently used last
+	reaping bool
+	closed  bool
 }
 
-func newClient(t Timeouts, maxIdle int) *Client {
-	return &Client{
-		timeouts: t,
-		maxIdle:  maxIdle,
-		dialer:   net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second},
-		idle:     map[string][]*conn{},
-	}
+func newClient(maxIdle int) *Client {
+	return &Client{maxIdle: maxIdle, idle: map[string][]*conn{}}
 }
 
 // conn is one upstream connection.
@@ -53,6 +50,7 @@ type conn struct {
 	lr       limitReader
 	br       *bufio.Reader
 	bw       *bufio.Writer
+	w        connWriter
 	ep       string
 	reused   bool
 	lastUsed time.Time
@@ -82,44 +80,63 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// connWriter writes to the connection; with idle set, each write must
+// make progress within idle (an upstream that stops reading a request
+// body is cut off).
+type connWriter struct {
+	nc   net.Conn
+	idle time.Duration
+}
+
+func (w *connWriter) Write(p []byte) (int, error) {
+	if w.idle > 0 {
+		w.nc.SetWriteDeadline(time.Now().Add(w.idle))
+	}
+	return w.nc.Write(p)
+}
+
 // RoundTrip sends req to endpoint ep and returns the response with its
 // headers read. The caller must read the body to EOF or close it; a body
 // read to EOF returns the connection to the pool. A 101 response's Body is
 // an io.ReadWriteCloser over the raw connection. Errors are the dialer's
 // (*net.OpError with Op "dial"), net.Error timeouts, or ctx's.
-func (c *Client) RoundTrip(ctx context.Context, req *http.Request, ep string) (*http.Response, error) {
-	for attempt := 0; ; attempt++ {
-		cn, err := c.get(ctx, ep)
-		if err != nil {
-			return nil, err
-		}
-		if cn.reused && req.Body != nil && !alive(cn) {
-			// A body cannot be sent twice: make sure the upstream has not
-			// closed the idle connection before using it.
-			cn.nc.Close()
-			if cn, err = c.dial(ctx, ep); err != nil {
-				return nil, err
-			}
-		}
-		resp, err := c.exchange(ctx, cn, req)
-		if err == nil {
-			return resp, nil
-		}
-		// A reused connection the upstream had already closed fails at
-		// once; a request without a body is safe to send again on a new
-		// connection, once.
-		if attempt == 0 && cn.reused && req.Body == nil && ctx.Err() == nil && isStale(err) {
-			continue
-		}
+func (c *Client) RoundTrip(ctx context.Context, req *http.Request, ep string, t Timeouts) (*http.Response, error) {
+	cn, err := c.get(ctx, ep, t)
+	if err != nil {
 		return nil, err
 	}
+	resp, err := c.exchange(ctx, cn, req, t)
+	// A reused connection that the upstream closed just as it was taken
+	// fails before any byte of a response. An idempotent request without
+	// a body is sent again, once, on a new connection.
+	if err != nil && cn.reused && req.Body == nil && idempotent(req.Method) && ctx.Err() == nil && isStale(err) {
+		if cn, err = c.dial(ctx, ep, t); err != nil {
+			return nil, err
+		}
+		resp, err = c.exchange(ctx, cn, req, t)
+	}
+	return resp, err
+}
+
+func idempotent(method string) bool {
+	switch method {
+	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
+		return true
+	}
+	return false
 }
 
 func isStale(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
-func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request) (*http.Response, error) {
+// ErrUploadStalled reports an upstream that stopped reading the request
+// body for longer than the response-header timeout.
+var ErrUploadStalled = errors.New("upstream: stopped reading the request body")
+
+var errSwitchWithBody = errors.New("upstream: switched protocols while a request body was being sent")
+
+func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request, t Timeouts) (*http.Response, error) {
 	stop := context.AfterFunc(ctx, func() { cn.nc.SetDeadline(aLongTimeAgo) })
 	fail := func(err error) (*http.Response, error) {
 		stop()
@@ -131,7 +148,7 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request) (*ht
 	}
 	// The response-header deadline starts once the request is written;
 	// hd guards it against a response that arrives before that.
-	hd := &headerDeadline{nc: cn.nc, d: c.timeouts.ResponseHeader}
+	hd := &headerDeadline{nc: cn.nc, d: t.ResponseHeader}
 	var wrote chan error
 	if req.Body == nil {
 		if err := writeRequest(cn.bw, req); err != nil {
@@ -143,15 +160,26 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request) (*ht
 		hd.start()
 	} else {
 		// Stream the body while the response is read: an upstream may
-		// answer before it has read the whole body.
+		// answer before it has read the whole body. The writer is never
+		// waited for on a failure path: it ends when its connection or
+		// its client body does.
 		wrote = make(chan error, 1)
+		cn.w.idle = t.ResponseHeader
 		go func() {
 			err := writeRequest(cn.bw, req)
 			if err == nil {
 				err = cn.bw.Flush()
 			}
+			cn.w.idle = 0
+			cn.nc.SetWriteDeadline(time.Time{})
 			if err == nil {
 				hd.start()
+			} else {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					err = fmt.Errorf("%w (%s without progress)", ErrUploadStalled, t.ResponseHeader)
+				}
+				hd.abort() // wake the reader: no answer is coming
 			}
 			wrote <- err
 		}()
@@ -167,8 +195,14 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request) (*ht
 		}
 		if err != nil {
 			if wrote != nil {
-				cn.nc.Close()
-				<-wrote
+				// A failed upload explains a failed read better.
+				select {
+				case werr := <-wrote:
+					if werr != nil {
+						err = werr
+					}
+				default:
+				}
 			}
 			return fail(err)
 		}
@@ -181,8 +215,10 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request) (*ht
 	}
 	cn.lr.n = -1
 	hd.stop()
-
 	if resp.StatusCode == http.StatusSwitchingProtocols {
+		if wrote != nil {
+			return fail(errSwitchWithBody)
+		}
 		stop()
 		resp.Body = &upgraded{conn: cn}
 		return resp, nil
@@ -191,50 +227,98 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request) (*ht
 	return resp, nil
 }
 
-// get returns an idle connection to ep, or dials one.
-func (c *Client) get(ctx context.Context, ep string) (*conn, error) {
+// get returns an idle connection to ep that is still open, or dials one.
+func (c *Client) get(ctx context.Context, ep string, t Timeouts) (*conn, error) {
 	now := time.Now()
-	c.mu.Lock()
-	for list := c.idle[ep]; len(list) > 0; list = c.idle[ep] {
+	for {
+		c.mu.Lock()
+		list := c.idle[ep]
+		if len(list) == 0 {
+			c.mu.Unlock()
+			return c.dial(ctx, ep, t)
+		}
 		cn := list[len(list)-1]
 		list[len(list)-1] = nil
 		c.idle[ep] = list[:len(list)-1]
-		if now.Sub(cn.lastUsed) < idleTimeout {
-			c.mu.Unlock()
+		c.mu.Unlock()
+		// One non-blocking peek per reuse: a connection the upstream has
+		// closed, or on which it sent bytes nobody asked for, is dropped.
+		if now.Sub(cn.lastUsed) < IdleTimeout && alive(cn) {
 			return cn, nil
 		}
 		cn.nc.Close()
 	}
-	c.mu.Unlock()
-	return c.dial(ctx, ep)
 }
 
 // dial opens a new connection to ep.
-func (c *Client) dial(ctx context.Context, ep string) (*conn, error) {
-	nc, err := c.dialer.DialContext(ctx, "tcp", ep)
+func (c *Client) dial(ctx context.Context, ep string, t Timeouts) (*conn, error) {
+	d := net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second}
+	nc, err := d.DialContext(ctx, "tcp", ep)
 	if err != nil {
 		return nil, err
 	}
 	cn := &conn{nc: nc, ep: ep}
 	cn.lr = limitReader{r: nc, n: -1}
+	cn.w = connWriter{nc: nc}
 	cn.br = bufio.NewReaderSize(&cn.lr, 16<<10)
-	cn.bw = bufio.NewWriterSize(nc, 16<<10)
+	cn.bw = bufio.NewWriterSize(&cn.w, 16<<10)
 	return cn, nil
 }
 
-// put returns cn to the idle pool, or closes it when the pool is full or
-// closed.
+// put returns cn to the idle pool, or closes it when it holds unread
+// bytes or the pool is full or closed.
 func (c *Client) put(cn *conn) {
+	if cn.br.Buffered() > 0 {
+		cn.nc.Close() // bytes past the response: the framing is off
+		return
+	}
 	cn.reused = true
 	cn.lastUsed = time.Now()
 	c.mu.Lock()
 	if !c.closed && len(c.idle[cn.ep]) < c.maxIdle {
 		c.idle[cn.ep] = append(c.idle[cn.ep], cn)
+		if !c.reaping {
+			c.reaping = true
+			time.AfterFunc(reapEvery, c.reap)
+		}
 		c.mu.Unlock()
 		return
 	}
 	c.mu.Unlock()
 	cn.nc.Close()
+}
+
+// reap closes idle connections that timed out or that the upstream
+// closed, so they do not linger in CLOSE-WAIT. It reschedules itself while
+// idle connections remain.
+func (c *Client) reap() {
+	now := time.Now()
+	c.mu.Lock()
+	var dead []*conn
+	for ep, list := range c.idle {
+		kept := list[:0]
+		for _, cn := range list {
+			if now.Sub(cn.lastUsed) >= IdleTimeout || !alive(cn) {
+				dead = append(dead, cn)
+			} else {
+				kept = append(kept, cn)
+			}
+		}
+		clear(list[len(kept):])
+		if len(kept) == 0 {
+			delete(c.idle, ep)
+		} else {
+			c.idle[ep] = kept
+		}
+	}
+	c.reaping = len(c.idle) > 0 && !c.closed
+	if c.reaping {
+		time.AfterFunc(reapEvery, c.reap)
+	}
+	c.mu.Unlock()
+	for _, cn := range dead {
+		cn.nc.Close()
+	}
 }
 
 // Close closes the idle connections; connections in use close when their
@@ -326,6 +410,15 @@ func (h *headerDeadline) start() {
 	h.mu.Lock()
 	if !h.done {
 		h.nc.SetReadDeadline(time.Now().Add(h.d))
+	}
+	h.mu.Unlock()
+}
+
+// abort makes a pending header read fail at once.
+func (h *headerDeadline) abort() {
+	h.mu.Lock()
+	if !h.done {
+		h.nc.SetReadDeadline(aLongTimeAgo)
 	}
 	h.mu.Unlock()
 }

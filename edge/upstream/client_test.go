@@ -38,10 +38,12 @@ func newOrigin(t *testing.T, h http.Handler) (*httptest.Server, *countingListene
 	return srv, cl
 }
 
+var testTimeouts = Timeouts{Connect: time.Second, ResponseHeader: 5 * time.Second}
+
 func get(t *testing.T, c *Client, ep, path string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", "http://"+ep+path, nil)
-	resp, err := c.RoundTrip(context.Background(), req, ep)
+	resp, err := c.RoundTrip(context.Background(), req, ep, testTimeouts)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}
@@ -58,7 +60,7 @@ func TestClientReusesConnections(t *testing.T) {
 		io.WriteString(w, "ok "+r.URL.Path)
 	}))
 	ep := srv.Listener.Addr().String()
-	c := newClient(Timeouts{Connect: time.Second}, 4)
+	c := newClient(4)
 	defer c.Close()
 	for i := range 20 {
 		if code, body := get(t, c, ep, "/x"); code != 200 || body != "ok /x" {
@@ -75,11 +77,11 @@ func TestClientClosedBodyIsNotReused(t *testing.T) {
 		w.Write(make([]byte, 1<<20))
 	}))
 	ep := srv.Listener.Addr().String()
-	c := newClient(Timeouts{Connect: time.Second}, 4)
+	c := newClient(4)
 	defer c.Close()
 	for range 3 {
 		req, _ := http.NewRequest("GET", "http://"+ep+"/", nil)
-		resp, err := c.RoundTrip(context.Background(), req, ep)
+		resp, err := c.RoundTrip(context.Background(), req, ep, testTimeouts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +122,7 @@ func TestClientRetriesStaleConnection(t *testing.T) {
 		}
 	}()
 	ep := ln.Addr().String()
-	c := newClient(Timeouts{Connect: time.Second}, 4)
+	c := newClient(4)
 	defer c.Close()
 	for i := range 3 {
 		if code, body := get(t, c, ep, "/"); code != 200 || body != "ok" {
@@ -141,10 +143,10 @@ func TestClientResponseHeaderTimeout(t *testing.T) {
 		}
 	}))
 	ep := srv.Listener.Addr().String()
-	c := newClient(Timeouts{Connect: time.Second, ResponseHeader: 50 * time.Millisecond}, 4)
+	c := newClient(4)
 	defer c.Close()
 	req, _ := http.NewRequest("GET", "http://"+ep+"/", nil)
-	_, err := c.RoundTrip(context.Background(), req, ep)
+	_, err := c.RoundTrip(context.Background(), req, ep, Timeouts{Connect: time.Second, ResponseHeader: 50 * time.Millisecond})
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("err = %v, want a net.Error timeout", err)
@@ -156,12 +158,12 @@ func TestClientContextCancel(t *testing.T) {
 		<-r.Context().Done()
 	}))
 	ep := srv.Listener.Addr().String()
-	c := newClient(Timeouts{Connect: time.Second}, 4)
+	c := newClient(4)
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	req, _ := http.NewRequest("GET", "http://"+ep+"/", nil)
-	if _, err := c.RoundTrip(ctx, req, ep); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := c.RoundTrip(ctx, req, ep, testTimeouts); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
 	}
 }
@@ -188,10 +190,10 @@ func TestClientHeaderTooLarge(t *testing.T) {
 		}
 	}()
 	ep := ln.Addr().String()
-	c := newClient(Timeouts{Connect: time.Second}, 4)
+	c := newClient(4)
 	defer c.Close()
 	req, _ := http.NewRequest("GET", "http://"+ep+"/", nil)
-	if _, err := c.RoundTrip(context.Background(), req, ep); !errors.Is(err, errHeaderTooLarge) {
+	if _, err := c.RoundTrip(context.Background(), req, ep, testTimeouts); !errors.Is(err, errHeaderTooLarge) {
 		t.Fatalf("err = %v, want errHeaderTooLarge", err)
 	}
 }
@@ -204,11 +206,11 @@ func TestClientSkipsInterimResponses(t *testing.T) {
 		io.WriteString(w, "got "+string(body))
 	}))
 	ep := srv.Listener.Addr().String()
-	c := newClient(Timeouts{Connect: time.Second}, 4)
+	c := newClient(4)
 	defer c.Close()
 	req, _ := http.NewRequest("POST", "http://"+ep+"/", strings.NewReader("hello"))
 	req.Header.Set("Expect", "100-continue")
-	resp, err := c.RoundTrip(context.Background(), req, ep)
+	resp, err := c.RoundTrip(context.Background(), req, ep, testTimeouts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,65 +225,56 @@ func TestClientDialError(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	ep := ln.Addr().String()
 	ln.Close()
-	c := newClient(Timeouts{Connect: time.Second}, 4)
+	c := newClient(4)
 	req, _ := http.NewRequest("GET", "http://"+ep+"/", nil)
-	_, err := c.RoundTrip(context.Background(), req, ep)
+	_, err := c.RoundTrip(context.Background(), req, ep, testTimeouts)
 	var op *net.OpError
 	if !errors.As(err, &op) || op.Op != "dial" {
 		t.Fatalf("err = %v, want a dial *net.OpError", err)
 	}
 }
 
+func testPool(addrs ...string) *Pool {
+	p := &Pool{client: newClient(4)}
+	for _, a := range addrs {
+		p.endpoints = append(p.endpoints, &endpoint{addr: a})
+	}
+	return p
+}
+
 func TestPoolPickRoundRobin(t *testing.T) {
-	p := &Pool{endpoints: []string{"a:1", "b:1", "c:1"}}
+	p := testPool("a:1", "b:1", "c:1")
 	seen := map[string]int{}
 	for range 300 {
-		seen[p.Pick()]++
+		seen[p.pick(0).addr]++
 	}
 	for _, e := range p.endpoints {
-		if seen[e] != 100 {
+		if seen[e.addr] != 100 {
 			t.Fatalf("picks = %v, want 100 each", seen)
 		}
 	}
 }
 
-func BenchmarkPick(b *testing.B) {
-	p := &Pool{endpoints: []string{"a:1", "b:1", "c:1"}}
-	b.ReportAllocs()
-	for b.Loop() {
-		p.Pick()
+func TestPoolPickSkipsDown(t *testing.T) {
+	p := testPool("a:1", "b:1", "c:1")
+	p.endpoints[1].downUntil.Store(100)
+	for range 30 {
+		if e := p.pick(50); e.addr == "b:1" {
+			t.Fatal("picked an endpoint that is down")
+		}
+	}
+	for _, e := range p.endpoints {
+		e.downUntil.Store(100)
+	}
+	if e := p.pick(50); e == nil {
+		t.Fatal("no endpoint picked when all are down")
 	}
 }
 
-func TestAlive(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		nc, err := ln.Accept()
-		if err == nil {
-			accepted <- nc
-		}
-	}()
-	c := newClient(Timeouts{Connect: time.Second}, 1)
-	cn, err := c.dial(context.Background(), ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cn.nc.Close()
-	srv := <-accepted
-	if !alive(cn) {
-		t.Fatal("an open idle connection is reported dead")
-	}
-	srv.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for alive(cn) {
-		if time.Now().After(deadline) {
-			t.Fatal("a connection closed by the upstream is still reported alive")
-		}
-		time.Sleep(5 * time.Millisecond)
+func BenchmarkPick(b *testing.B) {
+	p := testPool("a:1", "b:1", "c:1")
+	b.ReportAllocs()
+	for b.Loop() {
+		p.pick(0)
 	}
 }

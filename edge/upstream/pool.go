@@ -1,30 +1,41 @@
 // Package upstream holds a tenant's pools of origin endpoints: endpoint
-// selection and the keep-alive transports that forward to them.
+// choice with passive health, and the keep-alive HTTP/1.1 client that
+// forwards to them.
 package upstream
 
 import (
-	"sync"
+	"context"
+	"errors"
+	"net"
+	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/wedgeproxy/wedge/edge/config"
 )
 
-// Pool is one upstream pool. Its endpoints are picked round-robin. A Pool
-// lives across configuration snapshots while its definition is unchanged,
-// so its keep-alive connections survive reloads.
+// DownFor is how long an endpoint that refused or timed out a connection
+// is skipped, while the pool has endpoints that are not down.
+const DownFor = 5 * time.Second
+
+// Pool is one upstream pool. Its endpoints are picked round-robin, skipping
+// those that recently failed to connect. A Pool lives across configuration
+// snapshots while its definition is unchanged, so its keep-alive
+// connections survive reloads.
 type Pool struct {
 	// Tenant owns the pool.
 	Tenant string
 	// Name is the pool's name within its tenant.
 	Name string
 
-	endpoints []string
-	maxIdle   int
+	endpoints []*endpoint
 	next      atomic.Uint32
+	client    *Client
+}
 
-	mu      sync.Mutex
-	clients map[Timeouts]*Client
+type endpoint struct {
+	addr      string
+	downUntil atomic.Int64 // unix nanoseconds; 0 = up
 }
 
 // Timeouts are the transport-level limits of one forwarded request.
@@ -32,71 +43,88 @@ type Timeouts struct {
 	// Connect bounds dialling an endpoint.
 	Connect time.Duration
 	// ResponseHeader bounds the wait for response headers once the request
-	// has been written.
+	// has been written, and any stall of the upstream in reading the
+	// request body.
 	ResponseHeader time.Duration
 }
 
 // NewPool makes the pool described by u for tenant.
 func NewPool(tenant string, u *config.Upstream) *Pool {
-	maxIdle := u.MaxIdleConns
-	if maxIdle == 0 {
-		maxIdle = config.DefaultMaxIdleConns
+	p := &Pool{Tenant: tenant, Name: u.Name, client: newClient(maxIdle(u))}
+	for _, e := range u.Endpoints {
+		p.endpoints = append(p.endpoints, &endpoint{addr: e})
 	}
-	return &Pool{
-		Tenant:    tenant,
-		Name:      u.Name,
-		endpoints: append([]string(nil), u.Endpoints...),
-		maxIdle:   maxIdle,
-		clients:   map[Timeouts]*Client{},
+	return p
+}
+
+func maxIdle(u *config.Upstream) int {
+	if u.MaxIdleConns == 0 {
+		return config.DefaultMaxIdleConns
 	}
+	return u.MaxIdleConns
 }
 
 // Same reports whether p was made from a definition equal to u, so that a
 // new snapshot may keep p and its connections.
 func (p *Pool) Same(tenant string, u *config.Upstream) bool {
-	maxIdle := u.MaxIdleConns
-	if maxIdle == 0 {
-		maxIdle = config.DefaultMaxIdleConns
-	}
-	if p.Tenant != tenant || p.Name != u.Name || p.maxIdle != maxIdle || len(p.endpoints) != len(u.Endpoints) {
+	if p.Tenant != tenant || p.Name != u.Name || p.client.maxIdle != maxIdle(u) || len(p.endpoints) != len(u.Endpoints) {
 		return false
 	}
 	for i, e := range u.Endpoints {
-		if p.endpoints[i] != e {
+		if p.endpoints[i].addr != e {
 			return false
 		}
 	}
 	return true
 }
 
-// Pick returns the next endpoint's host:port, round-robin.
-func (p *Pool) Pick() string {
-	if len(p.endpoints) == 1 {
+// pick returns the next endpoint round-robin, skipping endpoints that are
+// down unless all of them are.
+func (p *Pool) pick(now int64) *endpoint {
+	n := len(p.endpoints)
+	if n == 1 {
 		return p.endpoints[0]
 	}
-	n := p.next.Add(1)
-	return p.endpoints[int(n%uint32(len(p.endpoints)))]
+	start := int(p.next.Add(1) % uint32(n))
+	for i := range n {
+		e := p.endpoints[(start+i)%n]
+		if e.downUntil.Load() <= now {
+			return e
+		}
+	}
+	return p.endpoints[start]
 }
 
-// Client returns the pool's forwarding client for t, made on first use.
-// Routes with equal timeouts share one client and its connections.
-func (p *Pool) Client(t Timeouts) *Client {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if c, ok := p.clients[t]; ok {
-		return c
+// Forward sends req to one of the pool's endpoints and returns the
+// response with its headers read, and the endpoint that answered (or
+// failed last). A failure to connect marks the endpoint down for DownFor
+// and tries the next one: nothing was sent, so that is always safe. The
+// caller must read the body to EOF or close it.
+func (p *Pool) Forward(ctx context.Context, req *http.Request, t Timeouts) (*http.Response, string, error) {
+	var err error
+	var e *endpoint
+	tried := 0
+	for tried < len(p.endpoints) {
+		now := time.Now().UnixNano()
+		e = p.pick(now)
+		tried++
+		var resp *http.Response
+		resp, err = p.client.RoundTrip(ctx, req, e.addr, t)
+		if err == nil {
+			if e.downUntil.Load() != 0 {
+				e.downUntil.Store(0)
+			}
+			return resp, e.addr, nil
+		}
+		var op *net.OpError
+		if !errors.As(err, &op) || op.Op != "dial" || ctx.Err() != nil {
+			break
+		}
+		e.downUntil.Store(now + int64(DownFor))
 	}
-	c := newClient(t, p.maxIdle)
-	p.clients[t] = c
-	return c
+	return nil, e.addr, err
 }
 
 // Close closes the pool's idle connections. Requests in flight finish;
 // their connections close when they are done.
-func (p *Pool) Close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.clients {
-		c.Close()
-	}
-}
+func (p *Pool) Close() { p.client.Close() }
