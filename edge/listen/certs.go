@@ -42,26 +42,45 @@ func LoadCerts(t *config.TLS, domains []string) (*Certs, error) {
 
 // Load replaces the certificate set. On error the old set stays.
 func (c *Certs) Load(t *config.TLS, domains []string) error {
+	swap, err := c.Prepare(t, domains)
+	if err != nil {
+		return err
+	}
+	swap()
+	return nil
+}
+
+// Prepare loads a new certificate set and returns the function that swaps
+// it in, so that several sets can be loaded before any is used.
+func (c *Certs) Prepare(t *config.TLS, domains []string) (swap func(), err error) {
+	set, err := loadSet(t, domains)
+	if err != nil {
+		return nil, err
+	}
+	return func() { c.cur.Store(set) }, nil
+}
+
+func loadSet(t *config.TLS, domains []string) (*certSet, error) {
 	set := &certSet{exact: map[string]*tls.Certificate{}, wild: map[string]*tls.Certificate{}}
 	var all []*tls.Certificate
 	for i, cf := range t.Certificates {
 		cert, err := tls.LoadX509KeyPair(cf.CertFile, cf.KeyFile)
 		if err != nil {
-			return fmt.Errorf("listen: certificates[%d]: %w", i, err)
+			return nil, fmt.Errorf("listen: certificates[%d]: %w", i, err)
 		}
 		all = append(all, &cert)
 	}
 	if t.DevSelfSigned {
 		cert, err := selfSigned(domains)
 		if err != nil {
-			return fmt.Errorf("listen: dev_self_signed: %w", err)
+			return nil, fmt.Errorf("listen: dev_self_signed: %w", err)
 		}
 		all = append(all, cert)
 	}
 	for _, cert := range all {
 		leaf, err := x509.ParseCertificate(cert.Certificate[0])
 		if err != nil {
-			return fmt.Errorf("listen: parse certificate: %w", err)
+			return nil, fmt.Errorf("listen: parse certificate: %w", err)
 		}
 		cert.Leaf = leaf
 		if set.def == nil {
@@ -78,8 +97,7 @@ func (c *Certs) Load(t *config.TLS, domains []string) error {
 			}
 		}
 	}
-	c.cur.Store(set)
-	return nil
+	return set, nil
 }
 
 // GetCertificate is a tls.Config.GetCertificate: the exact SNI name, then

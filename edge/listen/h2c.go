@@ -22,11 +22,15 @@ import (
 // Upgraded connections leave net/http's tracking, so the upgrader drains
 // them itself: see shutdown.
 type h2cUpgrader struct {
-	h      http.Handler
-	base   *http.Server
-	h2     *http2.Server
-	hooks  *http.Server // carries h2's graceful-shutdown hook; serves nothing
-	active sync.WaitGroup
+	h     http.Handler
+	base  *http.Server
+	h2    *http2.Server
+	hooks *http.Server // carries h2's graceful-shutdown hook; serves nothing
+
+	mu       sync.Mutex
+	conns    map[net.Conn]struct{} // upgraded connections being served
+	draining bool
+	idle     chan struct{} // closed when draining and no connection is left
 }
 
 func newH2CUpgrader(h http.Handler, base *http.Server) (*h2cUpgrader, error) {
@@ -38,6 +42,8 @@ func newH2CUpgrader(h http.Handler, base *http.Server) (*h2cUpgrader, error) {
 			IdleTimeout:          base.IdleTimeout,
 		},
 		hooks: &http.Server{},
+		conns: map[net.Conn]struct{}{},
+		idle:  make(chan struct{}),
 	}
 	// ConfigureServer registers h2's connections for graceful shutdown
 	// (GOAWAY, then close once their streams end) as an OnShutdown hook
@@ -51,15 +57,47 @@ func newH2CUpgrader(h http.Handler, base *http.Server) (*h2cUpgrader, error) {
 
 // shutdown sends GOAWAY on every upgraded connection and waits until their
 // streams have finished or ctx ends.
+// Connections still open when ctx ends are closed. No connection is
+// upgraded once shutdown has begun.
 func (u *h2cUpgrader) shutdown(ctx context.Context) error {
+	u.mu.Lock()
+	u.draining = true
+	if len(u.conns) == 0 {
+		close(u.idle)
+	}
+	u.mu.Unlock()
 	u.hooks.Shutdown(ctx) // runs the hook; hooks has no listener to wait for
-	done := make(chan struct{})
-	go func() { u.active.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-u.idle:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("listen: h2c connections still open: %w", ctx.Err())
+		u.mu.Lock()
+		n := len(u.conns)
+		for c := range u.conns {
+			c.Close()
+		}
+		u.mu.Unlock()
+		return fmt.Errorf("listen: closed %d h2c connections still open: %w", n, ctx.Err())
+	}
+}
+
+// track registers an upgraded connection; it refuses once draining.
+func (u *h2cUpgrader) track(c net.Conn) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.draining {
+		return false
+	}
+	u.conns[c] = struct{}{}
+	return true
+}
+
+func (u *h2cUpgrader) untrack(c net.Conn) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	delete(u.conns, c)
+	if u.draining && len(u.conns) == 0 {
+		close(u.idle)
 	}
 }
 
@@ -70,7 +108,10 @@ func (u *h2cUpgrader) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	settings, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(r.Header.Get("Http2-Settings"), "="))
-	if err != nil || r.ContentLength != 0 {
+	u.mu.Lock()
+	draining := u.draining
+	u.mu.Unlock()
+	if err != nil || r.ContentLength != 0 || draining {
 		h.ServeHTTP(w, r)
 		return
 	}
@@ -86,8 +127,11 @@ func (u *h2cUpgrader) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Header.Del("Upgrade")
 	r.Header.Del("Connection")
 	r.Header.Del("Http2-Settings")
-	u.active.Add(1)
-	defer u.active.Done()
+	if !u.track(conn) {
+		conn.Close() // shutting down: the client retries elsewhere
+		return
+	}
+	defer u.untrack(conn)
 	u.h2.ServeConn(&bufConn{Conn: conn, r: brw.Reader}, &http2.ServeConnOpts{
 		Context:        r.Context(),
 		BaseConfig:     u.base,

@@ -155,6 +155,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return errors.Join(err, h3err, h2cErr)
 }
 
+// Close closes the listener's sockets without serving; for a server whose
+// Serve never ran (a node that failed to start).
+func (s *Server) Close() {
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	if s.udp != nil {
+		s.udp.Close()
+	}
+}
+
 // UDPAddr is the HTTP/3 address, or nil without HTTP/3.
 func (s *Server) UDPAddr() net.Addr {
 	if s.udp == nil {

@@ -24,6 +24,8 @@ type Node struct {
 	servers []*listen.Server
 	certs   []*listen.Certs // per listener; nil for plain ones
 
+	listeners []config.Listener // node layer, fixed at New
+
 	mu  sync.Mutex
 	cfg *config.Config // the configuration in force
 }
@@ -31,7 +33,7 @@ type Node struct {
 // New builds a node for cfg (already validated) and binds its listeners.
 // Nothing is served until Serve.
 func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
-	n := &Node{log: log, proxy: proxy.New(), cfg: cfg}
+	n := &Node{log: log, proxy: proxy.New(), cfg: cfg, listeners: cfg.Listeners}
 	snap, err := n.proxy.Build(cfg.Tenants)
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
@@ -67,7 +69,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 
 func (n *Node) closeListeners() {
 	for _, s := range n.servers {
-		s.Shutdown(context.Background())
+		s.Close()
 	}
 }
 
@@ -93,7 +95,7 @@ func (n *Node) Addrs() []net.Addr {
 func (n *Node) Serve() error {
 	errs := make(chan error, len(n.servers))
 	for i, s := range n.servers {
-		attrs := []any{"listener", n.cfg.Listeners[i].Name, "addr", s.Addr().String(), "tls", n.cfg.Listeners[i].TLS != nil}
+		attrs := []any{"listener", n.listeners[i].Name, "addr", s.Addr().String(), "tls", n.listeners[i].TLS != nil}
 		if u := s.UDPAddr(); u != nil {
 			attrs = append(attrs, "http3", u.String())
 		}
@@ -124,15 +126,22 @@ func (n *Node) Apply(cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
+	// Certificates are all loaded (files re-read: renewals land on
+	// reload) before any is swapped in, so a failure changes nothing.
 	domains := allDomains(cfg)
+	swaps := make([]func(), 0, len(n.certs))
 	for i, c := range n.certs {
-		if c == nil || n.cfg.Listeners[i].TLS == nil {
+		if c == nil {
 			continue
 		}
-		// Certificate files are re-read too: renewals land on reload.
-		if err := c.Load(n.cfg.Listeners[i].TLS, domains); err != nil {
-			return fmt.Errorf("node: %w", err)
+		swap, err := c.Prepare(n.listeners[i].TLS, domains)
+		if err != nil {
+			return fmt.Errorf("node: listener %s: %w", n.listeners[i].Address, err)
 		}
+		swaps = append(swaps, swap)
+	}
+	for _, swap := range swaps {
+		swap()
 	}
 	n.proxy.Swap(snap)
 	keep := *n.cfg
