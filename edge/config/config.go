@@ -76,6 +76,13 @@ type Limits struct {
 	// DrainTimeout bounds the wait for in-flight requests at shutdown.
 	// Default 30s.
 	DrainTimeout Duration `yaml:"drain_timeout"`
+	// BodyIdleTimeout cuts off a client that sends no byte of its request
+	// body, or takes no byte of a response body, for this long. Default
+	// 60s.
+	BodyIdleTimeout Duration `yaml:"body_idle_timeout"`
+	// TunnelIdleTimeout closes an upgraded connection (WebSocket) on which
+	// nothing moved in either direction for this long. Default 10m.
+	TunnelIdleTimeout Duration `yaml:"tunnel_idle_timeout"`
 }
 
 // Tenant is one customer: the domains it owns and what serves them.
@@ -176,6 +183,8 @@ const (
 	DefaultMaxHeaderBytes       = 64 << 10
 	DefaultMaxConcurrentStreams = 250
 	DefaultDrainTimeout         = 30 * time.Second
+	DefaultBodyIdleTimeout      = 60 * time.Second
+	DefaultTunnelIdleTimeout    = 10 * time.Minute
 	DefaultConnectTimeout       = 5 * time.Second
 	DefaultResponseHeader       = 30 * time.Second
 	DefaultMaxIdleConns         = 256
@@ -197,6 +206,12 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.DrainTimeout == 0 {
 		l.DrainTimeout = Duration(DefaultDrainTimeout)
+	}
+	if l.BodyIdleTimeout == 0 {
+		l.BodyIdleTimeout = Duration(DefaultBodyIdleTimeout)
+	}
+	if l.TunnelIdleTimeout == 0 {
+		l.TunnelIdleTimeout = Duration(DefaultTunnelIdleTimeout)
 	}
 	return l
 }

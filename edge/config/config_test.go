@@ -12,6 +12,8 @@ func TestLimitsWithDefaults(t *testing.T) {
 		MaxHeaderBytes:       DefaultMaxHeaderBytes,
 		MaxConcurrentStreams: DefaultMaxConcurrentStreams,
 		DrainTimeout:         Duration(DefaultDrainTimeout),
+		BodyIdleTimeout:      Duration(DefaultBodyIdleTimeout),
+		TunnelIdleTimeout:    Duration(DefaultTunnelIdleTimeout),
 	}
 	tests := []struct {
 		name    string
@@ -27,8 +29,10 @@ func TestLimitsWithDefaults(t *testing.T) {
 			MaxHeaderBytes:       1024,
 			MaxConcurrentStreams: DefaultMaxConcurrentStreams,
 			DrainTimeout:         Duration(DefaultDrainTimeout),
+			BodyIdleTimeout:      Duration(DefaultBodyIdleTimeout),
+			TunnelIdleTimeout:    Duration(DefaultTunnelIdleTimeout),
 		}},
-		{"all set", Limits{1, 2, 3, 4, 5}, Limits{1, 2, 3, 4, 5}},
+		{"all set", Limits{1, 2, 3, 4, 5, 6, 7}, Limits{1, 2, 3, 4, 5, 6, 7}},
 		// Negative values are the validator's to refuse, not defaults'.
 		{"negative is not zero", Limits{ReadHeaderTimeout: -1, MaxConcurrentStreams: -1}, Limits{
 			ReadHeaderTimeout:    -1,
@@ -36,6 +40,8 @@ func TestLimitsWithDefaults(t *testing.T) {
 			MaxHeaderBytes:       DefaultMaxHeaderBytes,
 			MaxConcurrentStreams: -1,
 			DrainTimeout:         Duration(DefaultDrainTimeout),
+			BodyIdleTimeout:      Duration(DefaultBodyIdleTimeout),
+			TunnelIdleTimeout:    Duration(DefaultTunnelIdleTimeout),
 		}},
 	}
 	for _, tt := range tests {

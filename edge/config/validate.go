@@ -109,6 +109,8 @@ func (l *Limits) validate(ps *problems) {
 		{"read_header_timeout", l.ReadHeaderTimeout},
 		{"idle_timeout", l.IdleTimeout},
 		{"drain_timeout", l.DrainTimeout},
+		{"body_idle_timeout", l.BodyIdleTimeout},
+		{"tunnel_idle_timeout", l.TunnelIdleTimeout},
 	} {
 		if d.v < 0 {
 			ps.add("limits."+d.name, "must not be negative")

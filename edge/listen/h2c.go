@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"golang.org/x/net/http2"
+
+	"github.com/wedgeproxy/wedge/edge/internal/httpx"
 )
 
 // h2cUpgrade serves the HTTP/1.1 "Upgrade: h2c" handshake (RFC 7540 §3.2)
@@ -142,23 +144,7 @@ func (u *h2cUpgrader) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func isH2CUpgrade(r *http.Request) bool {
-	up := false
-	for _, v := range r.Header["Upgrade"] {
-		if strings.EqualFold(strings.TrimSpace(v), "h2c") {
-			up = true
-		}
-	}
-	if !up {
-		return false
-	}
-	for _, v := range r.Header["Connection"] {
-		for _, tok := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(tok), "http2-settings") {
-				return true
-			}
-		}
-	}
-	return false
+	return httpx.HasToken(r.Header["Upgrade"], "h2c") && httpx.HasToken(r.Header["Connection"], "http2-settings")
 }
 
 // bufConn reads first what the HTTP/1 server had already buffered.

@@ -111,23 +111,36 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Serve serves until Shutdown. It returns nil after a shutdown.
 func (s *Server) Serve() error {
-	var err error
-	if s.h3 != nil {
-		h3err := make(chan error, 1)
-		go func() { h3err <- s.h3.Serve(s.udp) }()
-		err = s.srv.ServeTLS(s.ln, "", "")
-		if e := <-h3err; e != nil && !errors.Is(e, http.ErrServerClosed) && !errors.Is(e, quic.ErrServerClosed) && err == nil {
-			err = e
+	if s.h3 == nil {
+		var err error
+		if s.cfg.TLS != nil {
+			err = s.srv.ServeTLS(s.ln, "", "")
+		} else {
+			err = s.srv.Serve(s.ln)
 		}
-	} else if s.cfg.TLS != nil {
-		err = s.srv.ServeTLS(s.ln, "", "")
-	} else {
-		err = s.srv.Serve(s.ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("listen: %s: %w", s.cfg.Address, err)
 	}
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
+	// TCP and QUIC halves: when one fails, the other is closed, so that
+	// Alt-Svc never advertises a dead HTTP/3.
+	errs := make(chan error, 2)
+	go func() { errs <- s.h3.Serve(s.udp) }()
+	go func() { errs <- s.srv.ServeTLS(s.ln, "", "") }()
+	var first error
+	for range 2 {
+		err := <-errs
+		if err == nil || errors.Is(err, http.ErrServerClosed) || errors.Is(err, quic.ErrServerClosed) {
+			continue
+		}
+		if first == nil {
+			first = fmt.Errorf("listen: %s: %w", s.cfg.Address, err)
+			s.srv.Close()
+			s.h3.Close()
+		}
 	}
-	return fmt.Errorf("listen: %s: %w", s.cfg.Address, err)
+	return first
 }
 
 // Shutdown stops accepting, closes idle connections and waits for requests

@@ -48,7 +48,8 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 				return nil, fmt.Errorf("node: listener %s: %w", lc.Address, err)
 			}
 		}
-		pl := proxy.Listener{Name: lc.Name, TLS: lc.TLS != nil}
+		lim := cfg.Limits.WithDefaults()
+		pl := proxy.Listener{Name: lc.Name, TLS: lc.TLS != nil, BodyIdle: lim.BodyIdleTimeout.D(), TunnelIdle: lim.TunnelIdleTimeout.D()}
 		for _, c := range lc.TrustedProxies {
 			p, _ := config.ParsePrefix(c) // validated
 			pl.Trusted = append(pl.Trusted, p)
@@ -90,8 +91,9 @@ func (n *Node) Addrs() []net.Addr {
 	return a
 }
 
-// Serve serves every listener until Shutdown. It returns the first
-// listener error, or nil after a clean shutdown.
+// Serve serves every listener until Shutdown. If one listener fails, the
+// others are closed and its error is returned: a node with a dead
+// listener must not look healthy.
 func (n *Node) Serve() error {
 	errs := make(chan error, len(n.servers))
 	for i, s := range n.servers {
@@ -106,10 +108,20 @@ func (n *Node) Serve() error {
 	for range n.servers {
 		if err := <-errs; err != nil && first == nil {
 			first = err
+			for _, s := range n.servers {
+				s.Shutdown(closedContext)
+			}
 		}
 	}
 	return first
 }
+
+// closedContext is already done: a Shutdown with it closes at once.
+var closedContext = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 // Apply makes cfg (already validated) the node's configuration: its tenant
 // layer and certificates are swapped in atomically; requests in flight

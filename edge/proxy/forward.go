@@ -41,12 +41,16 @@ func (f *forward) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
 	if r.ContentLength == 0 {
 		out.Body = nil // no body: safe to retry on a stale connection
 	} else {
-		tb := &trackedBody{ReadCloser: r.Body}
+		tb := &trackedBody{ReadCloser: r.Body, rc: http.NewResponseController(w), idle: l.BodyIdle}
 		out.Body = tb
-		defer tb.abortUnread(w)
+		defer tb.abortUnread()
 	}
 	resp, ep, err := f.pool.Forward(ctx, out, f.timeouts)
 	if err != nil {
+		if tb, ok := out.Body.(*trackedBody); ok && tb.timedOut.Load() {
+			writeError(w, http.StatusRequestTimeout, "no byte of the request body arrived for %s", l.BodyIdle)
+			return
+		}
 		f.fail(w, r, ctx, ep, err)
 		return
 	}
@@ -56,7 +60,7 @@ func (f *forward) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
 			writeError(w, http.StatusBadGateway, "upstream %q (%s) switched protocols though the client did not ask to", f.pool.Name, ep)
 			return
 		}
-		f.upgrade(w, r, resp, ep)
+		f.upgrade(w, r, resp, ep, l)
 		return
 	}
 	defer resp.Body.Close()
@@ -72,7 +76,7 @@ func (f *forward) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
 	}
 	w.WriteHeader(resp.StatusCode)
 	stream := resp.ContentLength == -1 || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
-	if err := copyBody(w, resp.Body, stream); err != nil {
+	if err := copyBody(w, resp.Body, stream, l.BodyIdle); err != nil {
 		if errors.Is(err, errClientWrite) {
 			return
 		}
@@ -86,16 +90,31 @@ func (f *forward) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
 }
 
 // trackedBody is a client request body that knows whether it was read to
-// the end.
+// the end, and that cuts off a client idle for longer than idle.
 type trackedBody struct {
 	io.ReadCloser
-	eof atomic.Bool
+	rc       *http.ResponseController
+	idle     time.Duration
+	eof      atomic.Bool
+	timedOut atomic.Bool
 }
 
 func (b *trackedBody) Read(p []byte) (int, error) {
+	if b.idle > 0 {
+		b.rc.SetReadDeadline(time.Now().Add(b.idle))
+	}
 	n, err := b.ReadCloser.Read(p)
+	var ne net.Error
+	if err != nil && errors.As(err, &ne) && ne.Timeout() {
+		b.timedOut.Store(true)
+	}
 	if err == io.EOF {
 		b.eof.Store(true)
+		if b.idle > 0 {
+			// Clear it: the server's own read of the next request (or
+			// its watch for the client going away) must not inherit it.
+			b.rc.SetReadDeadline(time.Time{})
+		}
 	}
 	return n, err
 }
@@ -104,9 +123,9 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 // in the goroutine streaming it upstream, once the exchange is over: a
 // client trickling a body it no longer needs to send must not hold the
 // handler or the connection.
-func (b *trackedBody) abortUnread(w http.ResponseWriter) {
+func (b *trackedBody) abortUnread() {
 	if !b.eof.Load() {
-		http.NewResponseController(w).SetReadDeadline(aLongTimeAgo)
+		b.rc.SetReadDeadline(aLongTimeAgo)
 	}
 }
 
@@ -119,8 +138,10 @@ var errClientWrite = errors.New("proxy: client write failed")
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // copyBody streams src to w through a pooled buffer. With flush set, every
-// chunk is flushed at once (streaming responses of unknown length).
-func copyBody(w http.ResponseWriter, src io.Reader, flush bool) error {
+// chunk is flushed at once (streaming responses of unknown length). From
+// the second chunk on, each write must complete within idle; a body that
+// fits one read never pays for the deadline.
+func copyBody(w http.ResponseWriter, src io.Reader, flush bool, idle time.Duration) error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -128,9 +149,21 @@ func copyBody(w http.ResponseWriter, src io.Reader, flush bool) error {
 	if flush {
 		fl, _ = w.(http.Flusher)
 	}
-	for {
+	var rc *http.ResponseController
+	defer func() {
+		if rc != nil {
+			rc.SetWriteDeadline(time.Time{})
+		}
+	}()
+	for i := 0; ; i++ {
 		n, rerr := src.Read(buf)
 		if n > 0 {
+			if i > 0 && idle > 0 {
+				if rc == nil {
+					rc = http.NewResponseController(w)
+				}
+				rc.SetWriteDeadline(time.Now().Add(idle))
+			}
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return errClientWrite
 			}
@@ -151,7 +184,10 @@ func copyBody(w http.ResponseWriter, src io.Reader, flush bool) error {
 // response header arrived: 504 for timeouts, 502 for everything else.
 func (f *forward) fail(w http.ResponseWriter, r *http.Request, ctx context.Context, ep string, err error) {
 	if r.Context().Err() != nil {
-		return // the client went away; nobody is listening
+		// The client's connection failed; if anyone still listens, say so
+		// rather than let the server send an empty 200.
+		writeError(w, http.StatusBadRequest, "the client connection failed before upstream %q answered", f.pool.Name)
+		return
 	}
 	pool := f.pool.Name
 	var op *net.OpError

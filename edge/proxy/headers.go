@@ -5,6 +5,9 @@ import (
 	"net/netip"
 	"net/textproto"
 	"strings"
+	"time"
+
+	"github.com/wedgeproxy/wedge/edge/internal/httpx"
 )
 
 // isHopByHop reports whether the canonical header key k names a hop-by-hop
@@ -28,29 +31,29 @@ func isForwarding(k string) bool {
 	return false
 }
 
+// hopByHop lists the hop-by-hop headers (RFC 9110 §7.6.1), canonical.
+// isHopByHop is the fast form of the same list.
+var hopByHop = [...]string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
 // removeConnectionTokens deletes from h the headers named in the Connection
 // header of src (RFC 9110 §7.6.1).
 func removeConnectionTokens(h http.Header, src http.Header) {
-	for _, v := range src["Connection"] {
-		for len(v) > 0 {
-			var tok string
-			tok, v, _ = strings.Cut(v, ",")
-			tok = textproto.TrimString(tok)
-			if tok == "" || isHopByHopFold(tok) {
-				continue
+	httpx.EachToken(src["Connection"], func(tok string) {
+		for _, k := range hopByHop {
+			if strings.EqualFold(tok, k) {
+				return // already never forwarded
 			}
+		}
+		if !strings.EqualFold(tok, "close") {
 			delete(h, textproto.CanonicalMIMEHeaderKey(tok))
 		}
-	}
+	})
 }
 
-func isHopByHopFold(tok string) bool {
-	for _, k := range [...]string{"keep-alive", "close", "upgrade", "te", "trailer", "transfer-encoding", "proxy-connection"} {
-		if strings.EqualFold(tok, k) {
-			return true
-		}
-	}
-	return false
+// connectionHas reports whether a Connection header lists token.
+func connectionHas(h http.Header, token string) bool {
+	return httpx.HasToken(h["Connection"], token)
 }
 
 // upgradeIsH2C reports whether an Upgrade header offers h2c, which is
@@ -60,20 +63,6 @@ func upgradeIsH2C(vals []string) bool {
 	for _, v := range vals {
 		if strings.Contains(strings.ToLower(v), "h2c") {
 			return true
-		}
-	}
-	return false
-}
-
-// connectionHas reports whether a Connection header lists token.
-func connectionHas(h http.Header, token string) bool {
-	for _, v := range h["Connection"] {
-		for len(v) > 0 {
-			var tok string
-			tok, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(textproto.TrimString(tok), token) {
-				return true
-			}
 		}
 	}
 	return false
@@ -176,6 +165,12 @@ type Listener struct {
 	// Trusted are the peers whose X-Forwarded-* headers are kept and
 	// extended instead of replaced.
 	Trusted []netip.Prefix
+	// BodyIdle cuts off a client that moves no byte of a request or
+	// response body for this long; 0 = never.
+	BodyIdle time.Duration
+	// TunnelIdle closes an upgraded connection idle both ways for this
+	// long; 0 = never.
+	TunnelIdle time.Duration
 }
 
 // trusts reports whether the client address remote ("ip:port") is a

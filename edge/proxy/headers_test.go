@@ -132,3 +132,24 @@ func FuzzConnectionTokens(f *testing.F) {
 		}
 	})
 }
+
+// TestHopByHopListsAgree keeps the fast switch and the list in step.
+func TestHopByHopListsAgree(t *testing.T) {
+	n := 0
+	for _, k := range []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Type", "Via", "Host"} {
+		in := false
+		for _, h := range hopByHop {
+			in = in || h == k
+		}
+		if in != isHopByHop(k) {
+			t.Errorf("%s: list says %v, isHopByHop says %v", k, in, isHopByHop(k))
+		}
+		if in {
+			n++
+		}
+	}
+	if n != len(hopByHop) {
+		t.Errorf("checked %d of %d listed headers", n, len(hopByHop))
+	}
+}

@@ -1,18 +1,23 @@
 package proxy
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wedgeproxy/wedge/edge/upstream"
 )
 
 // upgrade completes a protocol switch (WebSocket and the like): it hands
 // the upstream's 101 to the client on the hijacked connection, then copies
 // bytes both ways until either side closes, and closes both.
-func (f *forward) upgrade(w http.ResponseWriter, r *http.Request, resp *http.Response, ep string) {
-	back, ok := resp.Body.(io.ReadWriteCloser)
+func (f *forward) upgrade(w http.ResponseWriter, r *http.Request, resp *http.Response, ep string, l *Listener) {
+	back, ok := resp.Body.(*upstream.Upgraded)
 	if !ok {
 		resp.Body.Close()
 		writeError(w, http.StatusBadGateway, "upstream %q (%s) switched protocols on a connection that cannot be taken over", f.pool.Name, ep)
@@ -45,9 +50,11 @@ func (f *forward) upgrade(w http.ResponseWriter, r *http.Request, resp *http.Res
 	if err := brw.Flush(); err != nil {
 		return
 	}
+	t := &tunnel{idle: l.TunnelIdle}
+	t.touch()
 	done := make(chan struct{}, 2)
-	go func() { pipe(back, brw.Reader); done <- struct{}{} }()
-	go func() { pipe(conn, back); done <- struct{}{} }()
+	go func() { t.pipe(back, brw.Reader, conn.SetReadDeadline); done <- struct{}{} }()
+	go func() { t.pipe(conn, back, back.SetReadDeadline); done <- struct{}{} }()
 	<-done
 	// One side finished: close both so the other copy ends too.
 	conn.Close()
@@ -55,10 +62,40 @@ func (f *forward) upgrade(w http.ResponseWriter, r *http.Request, resp *http.Res
 	<-done
 }
 
-func pipe(dst io.Writer, src io.Reader) {
+// tunnel copies an upgraded connection both ways and closes it when
+// nothing moved in either direction for idle (0 = never).
+type tunnel struct {
+	idle time.Duration
+	last atomic.Int64 // unix nanoseconds of the last byte either way
+}
+
+func (t *tunnel) touch() { t.last.Store(time.Now().UnixNano()) }
+
+// pipe copies src to dst until either fails, or until src has been idle
+// for t.idle while the other direction was idle too.
+func (t *tunnel) pipe(dst io.Writer, src io.Reader, setReadDeadline func(time.Time) error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	io.CopyBuffer(dst, src, *bp)
+	buf := *bp
+	for {
+		if t.idle > 0 {
+			setReadDeadline(time.Now().Add(t.idle))
+		}
+		n, err := src.Read(buf)
+		if n > 0 {
+			t.touch()
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && time.Since(time.Unix(0, t.last.Load())) < t.idle {
+				continue // the other direction is alive
+			}
+			return
+		}
+	}
 }
 
 // hijacked tracks connections taken over from the HTTP server, which the

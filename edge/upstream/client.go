@@ -220,7 +220,7 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request, t Ti
 			return fail(errSwitchWithBody)
 		}
 		stop()
-		resp.Body = &upgraded{conn: cn}
+		resp.Body = &Upgraded{conn: cn}
 		return resp, nil
 	}
 	resp.Body = &body{rc: resp.Body, cn: cn, c: c, stop: stop, wrote: wrote, keep: !resp.Close && !req.Close}
@@ -433,9 +433,18 @@ func (h *headerDeadline) stop() {
 	h.mu.Unlock()
 }
 
-// upgraded is the raw connection after a 101 response.
-type upgraded struct{ conn *conn }
+// Upgraded is the Body of a 101 response: the raw upstream connection,
+// with what was read past the response first.
+type Upgraded struct{ conn *conn }
 
-func (u *upgraded) Read(p []byte) (int, error)  { return u.conn.br.Read(p) }
-func (u *upgraded) Write(p []byte) (int, error) { return u.conn.nc.Write(p) }
-func (u *upgraded) Close() error                { return u.conn.nc.Close() }
+// Read reads from the upstream.
+func (u *Upgraded) Read(p []byte) (int, error) { return u.conn.br.Read(p) }
+
+// Write writes to the upstream.
+func (u *Upgraded) Write(p []byte) (int, error) { return u.conn.nc.Write(p) }
+
+// Close closes the connection.
+func (u *Upgraded) Close() error { return u.conn.nc.Close() }
+
+// SetReadDeadline bounds the next reads.
+func (u *Upgraded) SetReadDeadline(t time.Time) error { return u.conn.nc.SetReadDeadline(t) }
