@@ -438,3 +438,18 @@ func waitRefused(addr string, timeout time.Duration) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// withApp returns a configuration made of nodeLayer (listeners, limits…)
+// and one tenant, acme, owning app.test, whose every request goes to
+// origin.
+func withApp(nodeLayer, origin string) string {
+	return nodeLayer + fmt.Sprintf(`tenants:
+  - name: acme
+    domains: [app.test]
+    upstreams:
+      - name: origin
+        endpoints: [%s]
+    routes:
+      - upstream: origin
+`, origin)
+}

@@ -26,18 +26,10 @@ func TestE2EHTTP3(t *testing.T) {
 			framing <- fmt.Sprintf("cl=%d te=%q", r.ContentLength, r.TransferEncoding)
 		}),
 	})
-	n := startWedge(t, fmt.Sprintf(`listeners:
+	n := startWedge(t, withApp(`listeners:
   - name: https
     address: 127.0.0.1:0
     tls: {dev_self_signed: true}
-tenants:
-  - name: acme
-    domains: [app.test]
-    upstreams:
-      - name: origin
-        endpoints: [%s]
-    routes:
-      - upstream: origin
 `, origin), "https")
 	addr := n.addr("https")
 	_, port, _ := net.SplitHostPort(addr)

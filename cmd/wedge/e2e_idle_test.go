@@ -15,20 +15,12 @@ import (
 
 // idleConfig is one tenant behind a listener whose idle limits are short.
 func idleConfig(origin string) string {
-	return fmt.Sprintf(`listeners:
+	return withApp(`listeners:
   - name: http
     address: 127.0.0.1:0
 limits:
   body_idle_timeout: 300ms
   tunnel_idle_timeout: 400ms
-tenants:
-  - name: acme
-    domains: [app.test]
-    upstreams:
-      - name: origin
-        endpoints: [%s]
-    routes:
-      - upstream: origin
 `, origin)
 }
 

@@ -161,21 +161,13 @@ func TestE2EGracefulDrain(t *testing.T) {
 					close(release)
 				}
 			})
-			n := startWedge(t, fmt.Sprintf(`listeners:
+			n := startWedge(t, withApp(`listeners:
   - name: http
     address: 127.0.0.1:0
   - name: https
-    address: 127.0.0.2:0 # second listener: see TestE2EListenersOnPortZero
+    address: 127.0.0.1:0
     tls: {dev_self_signed: true}
 limits: {drain_timeout: 15s}
-tenants:
-  - name: acme
-    domains: [app.test]
-    upstreams:
-      - name: origin
-        endpoints: [%s]
-    routes:
-      - upstream: origin
 `, origin), "http", "https")
 			addr := n.addr("http")
 			if p == protoH2 {
@@ -394,19 +386,11 @@ func TestE2EQuickstart(t *testing.T) {
 func TestE2EListenersOnPortZero(t *testing.T) {
 	t.Parallel()
 	origin := startOrigin(t, nil)
-	cfg := fmt.Sprintf(`listeners:
+	cfg := withApp(`listeners:
   - name: one
     address: 127.0.0.1:0
   - name: two
     address: 127.0.0.1:0
-tenants:
-  - name: acme
-    domains: [app.test]
-    upstreams:
-      - name: origin
-        endpoints: [%s]
-    routes:
-      - upstream: origin
 `, origin)
 	path := filepath.Join(t.TempDir(), "wedge.yaml")
 	writeConfig(t, path, cfg)

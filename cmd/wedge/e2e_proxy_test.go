@@ -205,20 +205,12 @@ func TestE2EH2C(t *testing.T) {
 func TestE2ETrailers(t *testing.T) {
 	t.Parallel()
 	origin := startOrigin(t, nil)
-	n := startWedge(t, fmt.Sprintf(`listeners:
+	n := startWedge(t, withApp(`listeners:
   - name: http
     address: 127.0.0.1:0
   - name: https
-    address: 127.0.0.2:0 # second listener: see TestE2EListenersOnPortZero
+    address: 127.0.0.1:0
     tls: {dev_self_signed: true}
-tenants:
-  - name: acme
-    domains: [app.test]
-    upstreams:
-      - name: origin
-        endpoints: [%s]
-    routes:
-      - upstream: origin
 `, origin), "http", "https")
 
 	for _, p := range []proto{protoH1, protoH2, protoH2C} {
@@ -420,20 +412,12 @@ func TestE2EHopByHop(t *testing.T) {
 func TestE2EForwardedHeaders(t *testing.T) {
 	t.Parallel()
 	origin := startOrigin(t, nil)
-	n := startWedge(t, fmt.Sprintf(`listeners:
+	n := startWedge(t, withApp(`listeners:
   - name: public
     address: 127.0.0.1:0
   - name: behind-lb
-    address: 127.0.0.2:0 # second listener: see TestE2EListenersOnPortZero
+    address: 127.0.0.1:0
     trusted_proxies: [127.0.0.0/8]
-tenants:
-  - name: acme
-    domains: [app.test]
-    upstreams:
-      - name: origin
-        endpoints: [%s]
-    routes:
-      - upstream: origin
 `, origin), "public", "behind-lb")
 
 	spoof := http.Header{

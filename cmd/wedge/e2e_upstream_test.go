@@ -274,20 +274,12 @@ func TestE2EStreamingBodies(t *testing.T) {
 			w.Write(data[head:])
 		}),
 	})
-	n := startWedge(t, fmt.Sprintf(`listeners:
+	n := startWedge(t, withApp(`listeners:
   - name: http
     address: 127.0.0.1:0
   - name: https
-    address: 127.0.0.2:0 # second listener: see TestE2EListenersOnPortZero
+    address: 127.0.0.1:0
     tls: {dev_self_signed: true}
-tenants:
-  - name: acme
-    domains: [app.test]
-    upstreams:
-      - name: origin
-        endpoints: [%s]
-    routes:
-      - upstream: origin
 `, origin), "http", "https")
 
 	for _, p := range []proto{protoH1, protoH2} {
