@@ -19,6 +19,12 @@ const MaxResponseHeaderBytes = 1 << 20
 // IdleTimeout is how long an idle keep-alive connection is kept.
 const IdleTimeout = 60 * time.Second
 
+// checkIdleAfter is the idle time past which a pooled connection is
+// checked for life before reuse even for a request that could be retried:
+// keep-alive timeouts of origins are longer, so a connection idle for less
+// is almost never closed, and the check costs a system call.
+const checkIdleAfter = 250 * time.Millisecond
+
 // reapEvery is how often idle connections are checked while any exist.
 const reapEvery = 10 * time.Second
 
@@ -54,6 +60,10 @@ type conn struct {
 	ep       string
 	reused   bool
 	lastUsed time.Time
+	// suspect is set when the last response had no body by definition
+	// (HEAD, 204, 304): an origin that sends one anyway leaves bytes that
+	// would be read as the next response.
+	suspect bool
 }
 
 // limitReader stops reading after n bytes when n >= 0; it bounds the
@@ -101,7 +111,8 @@ func (w *connWriter) Write(p []byte) (int, error) {
 // an io.ReadWriteCloser over the raw connection. Errors are the dialer's
 // (*net.OpError with Op "dial"), net.Error timeouts, or ctx's.
 func (c *Client) RoundTrip(ctx context.Context, req *http.Request, ep string, t Timeouts) (*http.Response, error) {
-	cn, err := c.get(ctx, ep, t)
+	retryable := req.Body == nil && idempotent(req.Method)
+	cn, err := c.get(ctx, ep, t, retryable)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +120,7 @@ func (c *Client) RoundTrip(ctx context.Context, req *http.Request, ep string, t 
 	// A reused connection that the upstream closed just as it was taken
 	// fails before any byte of a response. An idempotent request without
 	// a body is sent again, once, on a new connection.
-	if err != nil && cn.reused && req.Body == nil && idempotent(req.Method) && ctx.Err() == nil && isStale(err) {
+	if err != nil && cn.reused && retryable && ctx.Err() == nil && isStale(err) {
 		if cn, err = c.dial(ctx, ep, t); err != nil {
 			return nil, err
 		}
@@ -223,12 +234,15 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request, t Ti
 		resp.Body = &Upgraded{conn: cn}
 		return resp, nil
 	}
+	cn.suspect = req.Method == "HEAD" || resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified
 	resp.Body = &body{rc: resp.Body, cn: cn, c: c, stop: stop, wrote: wrote, keep: !resp.Close && !req.Close}
 	return resp, nil
 }
 
 // get returns an idle connection to ep that is still open, or dials one.
-func (c *Client) get(ctx context.Context, ep string, t Timeouts) (*conn, error) {
+// A connection is checked with a non-blocking peek before reuse unless the
+// request can be retried and the connection is fresh and unsuspected.
+func (c *Client) get(ctx context.Context, ep string, t Timeouts, retryable bool) (*conn, error) {
 	now := time.Now()
 	for {
 		c.mu.Lock()
@@ -241,9 +255,10 @@ func (c *Client) get(ctx context.Context, ep string, t Timeouts) (*conn, error) 
 		list[len(list)-1] = nil
 		c.idle[ep] = list[:len(list)-1]
 		c.mu.Unlock()
-		// One non-blocking peek per reuse: a connection the upstream has
-		// closed, or on which it sent bytes nobody asked for, is dropped.
-		if now.Sub(cn.lastUsed) < IdleTimeout && alive(cn) {
+		// A connection the upstream has closed, or on which it sent bytes
+		// nobody asked for, is dropped.
+		idle := now.Sub(cn.lastUsed)
+		if idle < IdleTimeout && (retryable && !cn.suspect && idle < checkIdleAfter || alive(cn)) {
 			return cn, nil
 		}
 		cn.nc.Close()

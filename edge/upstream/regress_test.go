@@ -245,3 +245,32 @@ func TestPoolFailsOverOnConnectError(t *testing.T) {
 		t.Fatal("the dead endpoint was not marked down")
 	}
 }
+
+// TestSuspectAfter204 checks that a connection whose last response had no
+// body by definition is checked before reuse even when fresh.
+func TestSuspectAfter204(t *testing.T) {
+	ep, _ := rawOrigin(t, func(nc net.Conn, br *bufio.Reader) {
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			if req.URL.Path == "/empty" {
+				io.WriteString(nc, "HTTP/1.1 204 No Content\r\n\r\n")
+				time.Sleep(5 * time.Millisecond)
+				io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray") // a broken origin
+				continue
+			}
+			fmt.Fprintf(nc, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(req.URL.Path), req.URL.Path)
+		}
+	})
+	c := newClient(4)
+	defer c.Close()
+	if code, _ := get(t, c, ep, "/empty"); code != 204 {
+		t.Fatalf("status %d", code)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if code, body := get(t, c, ep, "/next"); code != 200 || body != "/next" {
+		t.Fatalf("GET /next got %d %q: the stray bytes after a 204 were read as its response", code, body)
+	}
+}
