@@ -289,7 +289,7 @@ tenants:
 		if code != 0 {
 			t.Fatalf("exit %d, want 0; stderr %q", code, errOut)
 		}
-		if want := good + ": ok (1 listeners, 1 tenants, 1 routes)\n"; out != want {
+		if want := good + ": ok (1 listener, 1 tenant, 1 route)\n"; out != want {
 			t.Errorf("stdout %q, want %q", out, want)
 		}
 	})

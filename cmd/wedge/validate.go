@@ -29,6 +29,13 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	for _, t := range cfg.Tenants {
 		routes += len(t.Routes)
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d listeners, %d tenants, %d routes)\n", fs.Arg(0), len(cfg.Listeners), len(cfg.Tenants), routes)
+	fmt.Fprintf(stdout, "%s: ok (%s, %s, %s)\n", fs.Arg(0), count(len(cfg.Listeners), "listener"), count(len(cfg.Tenants), "tenant"), count(routes, "route"))
 	return 0
+}
+
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
