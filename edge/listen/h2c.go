@@ -23,6 +23,12 @@ import (
 //
 // Upgraded connections leave net/http's tracking, so the upgrader drains
 // them itself: see shutdown.
+//
+// x/net/http2's server is deprecated in favour of net/http's, which serves
+// prior-knowledge h2c but not the Upgrade handshake (RFC 9113 §3.1 dropped
+// it). The handshake is kept because clients still send it (curl --http2
+// on http:// URLs); when x/net removes its server, this path goes and such
+// clients stay on HTTP/1.1, which the RFC allows.
 type h2cUpgrader struct {
 	h     http.Handler
 	base  *http.Server
