@@ -1,0 +1,135 @@
+package cache
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// heuristicStatus reports whether status is heuristically cacheable
+// (RFC 9110 §15.1). 206 is, but is never stored as a whole response.
+func heuristicStatus(status int) bool {
+	switch status {
+	case 200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501:
+		return true
+	}
+	return false
+}
+
+// explicitFreshness reports whether a response carries an explicit
+// expiration time (RFC 9111 §4.2.1), valid or not.
+func explicitFreshness(cc *directives, h http.Header) bool {
+	return cc.maxAge >= 0 || cc.sMaxAge >= 0 || cc.has(ccBadMaxAge|ccBadSMaxAge) || len(h["Expires"]) > 0
+}
+
+// storable reports whether a shared cache may store the response to r
+// (RFC 9111 §3, §3.5), given the request's and response's directives.
+func storable(r *http.Request, rcc *directives, status int, h http.Header, cc *directives, p *Policy) bool {
+	if r.Method != http.MethodGet || status < 200 || status == http.StatusPartialContent || status == http.StatusNotModified {
+		return false
+	}
+	if rcc.has(ccNoStore) || cc.has(ccNoStore|ccPrivate) {
+		return false
+	}
+	if len(r.Header["Authorization"]) > 0 && !cc.has(ccPublic|ccMustRevalidate) && cc.sMaxAge < 0 {
+		return false
+	}
+	if len(h["Set-Cookie"]) > 0 && !p.CacheSetCookie {
+		return false
+	}
+	if len(h["Trailer"]) > 0 {
+		return false // trailers are not stored; neither is what announces them
+	}
+	if _, star := varyNames(h["Vary"]); star {
+		return false
+	}
+	return explicitFreshness(cc, h) || cc.has(ccPublic) || heuristicStatus(status)
+}
+
+// freshnessLifetime computes a response's freshness_lifetime (RFC 9111
+// §4.2.1): s-maxage, then max-age, then Expires minus Date; failing those,
+// for heuristically cacheable responses, the policy's DefaultTTL or else
+// 10% of the time since Last-Modified, capped at 24h (§4.2.2). Invalid
+// max-age, s-maxage or Expires values make the response stale.
+func freshnessLifetime(status int, h http.Header, cc *directives, date time.Time, p *Policy) time.Duration {
+	switch {
+	case cc.has(ccBadMaxAge | ccBadSMaxAge):
+		return 0
+	case cc.sMaxAge >= 0:
+		return time.Duration(cc.sMaxAge) * time.Second
+	case cc.maxAge >= 0:
+		return time.Duration(cc.maxAge) * time.Second
+	}
+	if exp := h["Expires"]; len(exp) > 0 {
+		t, err := http.ParseTime(exp[0])
+		if err != nil || !t.After(date) {
+			return 0
+		}
+		return t.Sub(date)
+	}
+	if !heuristicStatus(status) && !cc.has(ccPublic) {
+		return 0
+	}
+	if p.DefaultTTL > 0 {
+		return p.DefaultTTL
+	}
+	if lm := h["Last-Modified"]; len(lm) > 0 {
+		if t, err := http.ParseTime(lm[0]); err == nil && t.Before(date) {
+			return min(date.Sub(t)/10, 24*time.Hour)
+		}
+	}
+	return 0
+}
+
+// dateOf returns the response's Date, or at when it has none or an
+// invalid one.
+func dateOf(h http.Header, at time.Time) time.Time {
+	if d := h["Date"]; len(d) > 0 {
+		if t, err := http.ParseTime(d[0]); err == nil {
+			return t
+		}
+	}
+	return at
+}
+
+// initialAge computes corrected_initial_age (RFC 9111 §4.2.3) for a
+// response received at respTime to a request sent at reqTime.
+func initialAge(h http.Header, date, reqTime, respTime time.Time) time.Duration {
+	apparent := max(0, respTime.Sub(date))
+	var ageValue time.Duration
+	if a := h["Age"]; len(a) > 0 {
+		if n, ok := deltaSeconds(a[0], true); ok {
+			ageValue = time.Duration(n) * time.Second
+		}
+	}
+	corrected := ageValue + max(0, respTime.Sub(reqTime))
+	return max(apparent, corrected)
+}
+
+// age is the entry's current_age at now.
+func (e *entry) age(now time.Time) time.Duration {
+	return e.initialAge + max(0, now.Sub(e.responseTime))
+}
+
+// ageHeader formats an age as an Age field value: whole seconds, capped at
+// 2^31 (RFC 9111 §5.1).
+func ageHeader(age time.Duration) []string {
+	s := int64(age / time.Second)
+	if s > maxDelta {
+		s = maxDelta
+	}
+	if s < int64(len(ageValues)) {
+		return ageValues[s]
+	}
+	return []string{strconv.FormatInt(s, 10)}
+}
+
+// ageValues are the Age values of the first minutes, shared by hits so
+// that they do not allocate. Never mutated.
+var ageValues = func() [][]string {
+	v := make([][]string, 600)
+	for i := range v {
+		v[i] = []string{strconv.Itoa(i)}
+	}
+	return v
+}()

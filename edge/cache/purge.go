@@ -1,0 +1,104 @@
+package cache
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// PurgeURL removes tenant's stored responses for the URL (all Vary
+// variants, under every query policy: as given, sorted, and without the
+// query). pathAndQuery is the escaped path with an optional "?query".
+// It returns how many responses it removed.
+func (c *Cache) PurgeURL(tenant, scheme, host, pathAndQuery string) int {
+	path, query, _ := strings.Cut(pathAndQuery, "?")
+	return c.removeURL(tenant, strings.ToLower(scheme), host, path, query)
+}
+
+func (c *Cache) removeURL(tenant, scheme, host, path, query string) int {
+	n := 0
+	for _, mode := range []byte{queryExact, querySorted, queryNone} {
+		k := reqKey{tenant: tenant, scheme: scheme, host: host, path: path, query: query, mode: mode}
+		if mode == queryNone {
+			k.query = ""
+		}
+		k.hash = c.primaryHash(&k)
+		n += c.removeKey(&k)
+	}
+	return n
+}
+
+// PurgeHost removes all of tenant's stored responses for host (compared
+// case-insensitively, port included), returning how many.
+func (c *Cache) PurgeHost(tenant, host string) int {
+	return c.purgeWhere(tenant, func(e *entry) bool { return strings.EqualFold(e.key.host, host) })
+}
+
+// PurgeTag removes all of tenant's stored responses whose Surrogate-Key
+// field (space-separated tags) names tag, returning how many.
+func (c *Cache) PurgeTag(tenant, tag string) int {
+	return c.purgeWhere(tenant, func(e *entry) bool {
+		for _, t := range e.tags {
+			if t == tag {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// purgeWhere removes tenant's responses (and markers) matching match. It
+// walks only that tenant's entries, shard by shard.
+func (c *Cache) purgeWhere(tenant string, match func(*entry) bool) int {
+	n := 0
+	var victims []*entry
+	for _, s := range c.shards {
+		s.mu.Lock()
+		victims = victims[:0]
+		if tl := s.tenants[tenant]; tl != nil {
+			for e := tl.head; e != nil; e = e.tnext {
+				if match(e) {
+					victims = append(victims, e)
+				}
+			}
+		}
+		for _, e := range victims {
+			n += s.remove(e, false)
+		}
+		s.mu.Unlock()
+	}
+	return n
+}
+
+// unsafe forwards a request with an unsafe (or unknown) method, never
+// answered from storage, and on a non-error response invalidates the
+// target URI and the same-origin Location and Content-Location (RFC 9111
+// §4.4), under every query policy.
+func (h *handler) unsafe(w http.ResponseWriter, r *http.Request) {
+	sw := &statusWriter{ResponseWriter: w, cs: csMethod}
+	h.next.ServeHTTP(sw, r)
+	if sw.status == 0 || sw.status >= 400 {
+		return
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	h.c.removeURL(h.tenant, scheme, r.Host, r.URL.EscapedPath(), r.URL.RawQuery)
+	base := &url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath}
+	hdr := w.Header()
+	for _, f := range []string{"Location", "Content-Location"} {
+		v := first(hdr[f])
+		if v == "" {
+			continue
+		}
+		u, err := url.Parse(v)
+		if err != nil {
+			continue
+		}
+		u = base.ResolveReference(u)
+		if u.Scheme == scheme && strings.EqualFold(u.Host, r.Host) {
+			h.c.removeURL(h.tenant, scheme, u.Host, u.EscapedPath(), u.RawQuery)
+		}
+	}
+}
