@@ -22,6 +22,8 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// Limits are the server-side limits applied to every listener.
 	Limits Limits `yaml:"limits"`
+	// Cache sizes the node's response cache, which routes opt into.
+	Cache Cache `yaml:"cache"`
 	// Tenants own domains, upstream pools and routes.
 	Tenants []Tenant `yaml:"tenants"`
 }
@@ -97,6 +99,10 @@ type Tenant struct {
 	Upstreams []Upstream `yaml:"upstreams"`
 	// Routes are tried in order; the first that matches serves.
 	Routes []Route `yaml:"routes"`
+	// CacheMaxBytes caps the bytes of this tenant's cache entries, so that
+	// one tenant cannot evict everyone else's. 0 means no cap beyond the
+	// node's. Read at start: a change takes effect at the next restart.
+	CacheMaxBytes int64 `yaml:"cache_max_bytes"`
 }
 
 // Upstream is a pool of origin endpoints.
@@ -124,6 +130,46 @@ type Route struct {
 	Respond *Respond `yaml:"respond"`
 	// Timeouts bound forwarding.
 	Timeouts Timeouts `yaml:"timeouts"`
+	// Cache, when set and enabled, answers from and fills the node's
+	// response cache (RFC 9111) in front of the upstream. Only for
+	// routes with an upstream.
+	Cache *RouteCache `yaml:"cache"`
+}
+
+// Cache sizes the node's shared response cache. Read at start.
+type Cache struct {
+	// MaxBytes bounds the cache in bytes (bodies, headers and overhead).
+	// Default 256 MiB.
+	MaxBytes int64 `yaml:"max_bytes"`
+	// MaxObjectBytes is the largest response stored; larger ones stream
+	// through uncached. Default 8 MiB.
+	MaxObjectBytes int64 `yaml:"max_object_bytes"`
+}
+
+// RouteCache is a route's cache policy.
+type RouteCache struct {
+	// Enabled turns caching on for the route.
+	Enabled bool `yaml:"enabled"`
+	// MaxObjectBytes lowers the node's limit for this route; 0 = node's.
+	MaxObjectBytes int64 `yaml:"max_object_bytes"`
+	// DefaultTTL is the freshness of responses without explicit freshness
+	// (heuristically cacheable statuses only). 0 = off: only RFC 9111's
+	// Last-Modified heuristic.
+	DefaultTTL Duration `yaml:"default_ttl"`
+	// Key adjusts the cache key.
+	Key CacheKey `yaml:"key"`
+	// CacheSetCookie stores responses carrying Set-Cookie, and serves the
+	// stored cookie to everyone. Default false: they are not stored.
+	CacheSetCookie bool `yaml:"cache_set_cookie"`
+}
+
+// CacheKey adjusts how the query takes part in the cache key.
+type CacheKey struct {
+	// IgnoreQuery leaves the query out of the key.
+	IgnoreQuery bool `yaml:"ignore_query"`
+	// SortQuery sorts the query parameters, so their order does not
+	// matter.
+	SortQuery bool `yaml:"sort_query"`
 }
 
 // Match is a route's conditions; all that are set must hold.
@@ -188,6 +234,8 @@ const (
 	DefaultConnectTimeout       = 5 * time.Second
 	DefaultResponseHeader       = 30 * time.Second
 	DefaultMaxIdleConns         = 256
+	DefaultCacheMaxBytes        = 256 << 20
+	DefaultCacheMaxObjectBytes  = 8 << 20
 )
 
 // WithDefaults returns a copy of l with zero fields set to their defaults.
@@ -214,6 +262,17 @@ func (l Limits) WithDefaults() Limits {
 		l.TunnelIdleTimeout = Duration(DefaultTunnelIdleTimeout)
 	}
 	return l
+}
+
+// WithDefaults returns a copy of c with zero fields set to their defaults.
+func (c Cache) WithDefaults() Cache {
+	if c.MaxBytes == 0 {
+		c.MaxBytes = DefaultCacheMaxBytes
+	}
+	if c.MaxObjectBytes == 0 {
+		c.MaxObjectBytes = DefaultCacheMaxObjectBytes
+	}
+	return c
 }
 
 // WithDefaults returns a copy of t with zero fields set to their defaults.

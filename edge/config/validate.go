@@ -69,6 +69,12 @@ func (c *Config) validate(baseDir string) []*FieldError {
 		}
 	}
 	c.Limits.validate(&ps)
+	if c.Cache.MaxBytes < 0 {
+		ps.add("cache.max_bytes", "must not be negative")
+	}
+	if c.Cache.MaxObjectBytes < 0 {
+		ps.add("cache.max_object_bytes", "must not be negative")
+	}
 	c.validateTenants(&ps)
 	return ps
 }
@@ -179,6 +185,9 @@ func (c *Config) validateTenants(ps *problems) {
 				ps.add(up+".max_idle_conns", "must not be negative")
 			}
 		}
+		if t.CacheMaxBytes < 0 {
+			ps.add(p+".cache_max_bytes", "must not be negative")
+		}
 		for j := range t.Routes {
 			validateRoute(ps, fmt.Sprintf("%s.routes[%d]", p, j), &t.Routes[j], domains, pools)
 		}
@@ -205,6 +214,20 @@ func validateRoute(ps *problems, p string, r *Route, domains map[string]bool, po
 			} else if v := r.Respond.Headers[name]; strings.ContainsAny(v, "\r\n\x00") {
 				ps.add(p+".respond.headers["+name+"]", "value contains a line break or NUL")
 			}
+		}
+	}
+	if rc := r.Cache; rc != nil {
+		if rc.Enabled && r.Upstream == "" {
+			ps.add(p+".cache", "caching needs a route with an upstream")
+		}
+		if rc.MaxObjectBytes < 0 {
+			ps.add(p+".cache.max_object_bytes", "must not be negative")
+		}
+		if rc.DefaultTTL < 0 {
+			ps.add(p+".cache.default_ttl", "must not be negative")
+		}
+		if rc.Key.IgnoreQuery && rc.Key.SortQuery {
+			ps.add(p+".cache.key", "ignore_query and sort_query are exclusive")
 		}
 	}
 	m := &r.Match

@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"sync"
 
+	"github.com/wedgeproxy/wedge/edge/cache"
 	"github.com/wedgeproxy/wedge/edge/config"
 	"github.com/wedgeproxy/wedge/edge/listen"
 	"github.com/wedgeproxy/wedge/edge/proxy"
@@ -21,6 +22,7 @@ import (
 type Node struct {
 	log     *slog.Logger
 	proxy   *proxy.Server
+	cache   *cache.Cache
 	servers []*listen.Server
 	certs   []*listen.Certs // per listener; nil for plain ones
 
@@ -33,7 +35,18 @@ type Node struct {
 // New builds a node for cfg (already validated) and binds its listeners.
 // Nothing is served until Serve.
 func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
-	n := &Node{log: log, proxy: proxy.New(), cfg: cfg, listeners: cfg.Listeners}
+	cc := cfg.Cache.WithDefaults()
+	caps := map[string]int64{}
+	for _, t := range cfg.Tenants {
+		if t.CacheMaxBytes > 0 {
+			caps[t.Name] = t.CacheMaxBytes
+		}
+	}
+	c, err := cache.New(cache.Config{MaxBytes: cc.MaxBytes, MaxObjectBytes: cc.MaxObjectBytes, TenantMaxBytes: caps})
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	n := &Node{log: log, proxy: proxy.New(c), cache: c, cfg: cfg, listeners: cfg.Listeners}
 	snap, err := n.proxy.Build(cfg.Tenants)
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)

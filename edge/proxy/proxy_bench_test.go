@@ -8,24 +8,35 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wedgeproxy/wedge/edge/cache"
 	"github.com/wedgeproxy/wedge/edge/config"
 )
 
-// benchServer starts a real loopback origin answering 1 KiB, and a Wedge
-// listener (real net/http server) forwarding to it.
-func benchServer(b *testing.B) (front string) {
+// benchServer starts a real loopback origin answering 1 KiB (cacheable
+// for a minute), and a Wedge listener (real net/http server) forwarding
+// to it, through the cache when cached is set.
+func benchServer(b *testing.B, cached bool) (front string) {
 	body := strings.Repeat("x", 1024)
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("Cache-Control", "max-age=60")
 		io.WriteString(w, body)
 	}))
 	b.Cleanup(origin.Close)
-	s := New()
+	c, err := cache.New(cache.Config{MaxBytes: 64 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := New(c)
+	route := config.Route{Upstream: "origin"}
+	if cached {
+		route.Cache = &config.RouteCache{Enabled: true}
+	}
 	snap, err := s.Build([]config.Tenant{{
 		Name:      "bench",
 		Domains:   []string{"bench.test"},
 		Upstreams: []config.Upstream{{Name: "origin", Endpoints: []string{origin.Listener.Addr().String()}}},
-		Routes:    []config.Route{{Upstream: "origin"}},
+		Routes:    []config.Route{route},
 	}})
 	if err != nil {
 		b.Fatal(err)
@@ -38,8 +49,12 @@ func benchServer(b *testing.B) (front string) {
 // BenchmarkProxy1KiB is one proxied HTTP/1.1 request, client to origin and
 // back, over real loopback connections. Allocations include the client,
 // the origin and net/http's server; compare runs, not absolutes.
-func BenchmarkProxy1KiB(b *testing.B) {
-	front := benchServer(b)
+func BenchmarkProxy1KiB(b *testing.B) { benchFront(b, benchServer(b, false)) }
+
+// BenchmarkCacheHit1KiB is one cache hit served through a real listener.
+func BenchmarkCacheHit1KiB(b *testing.B) { benchFront(b, benchServer(b, true)) }
+
+func benchFront(b *testing.B, front string) {
 	tr := &http.Transport{MaxIdleConnsPerHost: 64, DialContext: (&net.Dialer{}).DialContext}
 	c := &http.Client{Transport: tr}
 	req, _ := http.NewRequest("GET", "http://"+front+"/x", nil)

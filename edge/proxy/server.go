@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/wedgeproxy/wedge/edge/cache"
 	"github.com/wedgeproxy/wedge/edge/config"
 	"github.com/wedgeproxy/wedge/edge/route"
 	"github.com/wedgeproxy/wedge/edge/upstream"
@@ -27,6 +28,7 @@ type Server struct {
 	snap  atomic.Pointer[Snapshot]
 	mu    sync.Mutex // serialises Build and Swap
 	conns hijacked
+	cache *cache.Cache // nil: routes' cache settings are ignored
 }
 
 // Snapshot is an immutable, compiled tenant configuration.
@@ -38,9 +40,10 @@ type Snapshot struct {
 type poolKey struct{ tenant, name string }
 
 // New returns a Server whose snapshot is empty: every host gets 404 until
-// the first Swap.
-func New() *Server {
-	s := &Server{}
+// the first Swap. Routes that enable caching use c; with c nil they
+// forward every request.
+func New(c *cache.Cache) *Server {
+	s := &Server{cache: c}
 	empty, _ := route.Build[action](nil, nil)
 	s.snap.Store(&Snapshot{table: empty, pools: map[poolKey]*upstream.Pool{}})
 	return s
@@ -75,7 +78,17 @@ func (s *Server) Build(tenants []config.Tenant) (*Snapshot, error) {
 		pool := snap.pools[poolKey{t.Name, rc.Upstream}]
 		to := rc.Timeouts.WithDefaults()
 		ut := upstream.Timeouts{Connect: to.Connect.D(), ResponseHeader: to.ResponseHeader.D()}
-		return &forward{pool: pool, timeouts: ut, request: to.Request.D(), conns: &s.conns}, nil
+		fwd := &forward{pool: pool, timeouts: ut, request: to.Request.D(), conns: &s.conns}
+		if rc.Cache == nil || !rc.Cache.Enabled || s.cache == nil {
+			return fwd, nil
+		}
+		return &cachedForward{c: s.cache, tenant: t.Name, fwd: fwd, policy: cache.Policy{
+			DefaultTTL:     rc.Cache.DefaultTTL.D(),
+			IgnoreQuery:    rc.Cache.Key.IgnoreQuery,
+			SortQuery:      rc.Cache.Key.SortQuery,
+			CacheSetCookie: rc.Cache.CacheSetCookie,
+			MaxObjectBytes: rc.Cache.MaxObjectBytes,
+		}}, nil
 	})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,38 @@
+package proxy
+
+import (
+	"net/http"
+	"sync"
+
+	"github.com/wedgeproxy/wedge/edge/cache"
+)
+
+// cachedForward answers from the node's response cache and forwards what
+// it cannot answer. The cache's middleware is made once per listener the
+// route is reached on (there are a handful), so a request costs a map
+// load and no allocation of ours.
+type cachedForward struct {
+	c      *cache.Cache
+	tenant string
+	policy cache.Policy
+	fwd    *forward
+
+	byListener sync.Map // *Listener → http.Handler
+}
+
+func (a *cachedForward) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
+	if h, ok := a.byListener.Load(l); ok {
+		h.(http.Handler).ServeHTTP(w, r)
+		return
+	}
+	h, _ := a.byListener.LoadOrStore(l, a.c.Handler(a.tenant, a.policy, &upstreamOf{a.fwd, l}))
+	h.(http.Handler).ServeHTTP(w, r)
+}
+
+// upstreamOf is the forwarding a cache calls on a miss or revalidation.
+type upstreamOf struct {
+	fwd *forward
+	l   *Listener
+}
+
+func (u *upstreamOf) ServeHTTP(w http.ResponseWriter, r *http.Request) { u.fwd.serve(w, r, u.l) }
