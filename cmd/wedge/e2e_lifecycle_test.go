@@ -352,6 +352,7 @@ func TestE2EQuickstart(t *testing.T) {
 		{"127.0.0.1:8443", "127.0.0.2:0"}, // see TestE2EListenersOnPortZero
 		{"endpoints: [127.0.0.1:9000]", "endpoints: [" + origin + "]"},
 		{"data_dir: ../../data", "data_dir: data"},
+		{"admin: 127.0.0.1:9901", "admin: 127.0.0.1:0"},
 	} {
 		if strings.Count(cfg, r.old) != 1 {
 			t.Fatalf("the example no longer has exactly one %q; update this test", r.old)
@@ -375,6 +376,33 @@ func TestE2EQuickstart(t *testing.T) {
 				t.Errorf("origin saw %q %q", e.Host, e.Path)
 			}
 		})
+	}
+
+	// The cached route, and a purge through the admin API with the demo
+	// tenant's token, as the README shows.
+	c := newClient(t, protoH1, n.addr("http"))
+	get(t, c, "http://demo.localhost/cached/page")
+	if resp, _ := get(t, c, "http://demo.localhost/cached/page"); !strings.Contains(resp.Header.Get("Cache-Status"), "hit") {
+		t.Fatalf("second /cached/page: Cache-Status %q, want a hit", resp.Header.Get("Cache-Status"))
+	}
+	admin := n.waitMsg(0, "admin listening").str("addr")
+	purge := func(token string) int {
+		req, _ := http.NewRequest("POST", "http://"+admin+"/v1/tenants/demo/purge", strings.NewReader(`{"url":"http://demo.localhost/cached/page"}`))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, body := do(t, http.DefaultClient, req)
+		if resp.StatusCode == 200 && body != "{\"purged\":1}\n" {
+			t.Errorf("purge answered %q", body)
+		}
+		return resp.StatusCode
+	}
+	if code := purge("wrong-token"); code != http.StatusUnauthorized {
+		t.Errorf("purge with a wrong token: %d, want 401", code)
+	}
+	if code := purge("demo-token"); code != 200 {
+		t.Fatalf("purge with the demo token: %d", code)
+	}
+	if resp, _ := get(t, c, "http://demo.localhost/cached/page"); strings.Contains(resp.Header.Get("Cache-Status"), "hit") {
+		t.Errorf("after the purge: Cache-Status %q, want a miss", resp.Header.Get("Cache-Status"))
 	}
 }
 

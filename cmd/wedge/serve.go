@@ -50,7 +50,7 @@ func serve(args []string, stderr io.Writer) int {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	n, err := node.New(cfg, log)
+	n, err := node.New(cfg, log, os.Getenv("WEDGE_ADMIN_TOKEN"))
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1

@@ -28,10 +28,22 @@ func (c *Cache) removeURL(tenant, scheme, host, path, query string) int {
 	return n
 }
 
-// PurgeHost removes all of tenant's stored responses for host (compared
-// case-insensitively, port included), returning how many.
+// PurgeHost removes all of tenant's stored responses for host, returning
+// how many. Hosts compare case-insensitively; a host given without a port
+// matches the entries of every port.
 func (c *Cache) PurgeHost(tenant, host string) int {
-	return c.purgeWhere(tenant, func(e *entry) bool { return strings.EqualFold(e.key.host, host) })
+	return c.purgeWhere(tenant, func(e *entry) bool {
+		return strings.EqualFold(e.key.host, host) || strings.EqualFold(hostOnly(e.key.host), host)
+	})
+}
+
+// hostOnly strips a port from host:port ([v6]:port included).
+func hostOnly(hostport string) string {
+	i := strings.LastIndexByte(hostport, ':')
+	if i < 0 || strings.Contains(hostport[i:], "]") {
+		return hostport
+	}
+	return hostport[:i]
 }
 
 // PurgeTag removes all of tenant's stored responses whose Surrogate-Key

@@ -16,8 +16,12 @@ import "time"
 type Config struct {
 	// Listeners are the ports the node serves. At least one is required.
 	Listeners []Listener `yaml:"listeners"`
-	// Admin is the admin API address. Empty means 127.0.0.1:9901.
+	// Admin is the admin API's address (host:port). Empty means no admin
+	// API. The operator's token is the environment variable
+	// WEDGE_ADMIN_TOKEN, or its SHA-256 in AdminTokenSHA256.
 	Admin string `yaml:"admin"`
+	// AdminTokenSHA256 is the hex SHA-256 of the operator's admin token.
+	AdminTokenSHA256 string `yaml:"admin_token_sha256"`
 	// DataDir holds the node's persistent state. Empty means ./data.
 	DataDir string `yaml:"data_dir"`
 	// Limits are the server-side limits applied to every listener.
@@ -99,6 +103,10 @@ type Tenant struct {
 	Upstreams []Upstream `yaml:"upstreams"`
 	// Routes are tried in order; the first that matches serves.
 	Routes []Route `yaml:"routes"`
+	// TokenSHA256 is the hex SHA-256 of the tenant's admin token, with
+	// which it may act on its own objects only (purge its cache entries).
+	// Empty: the tenant has no token.
+	TokenSHA256 string `yaml:"token_sha256"`
 	// CacheMaxBytes caps the bytes of this tenant's cache entries, so that
 	// one tenant cannot evict everyone else's. 0 means no cap beyond the
 	// node's. Read at start: a change takes effect at the next restart.
@@ -222,7 +230,6 @@ type Timeouts struct {
 
 // Defaults for zero-valued fields.
 const (
-	DefaultAdmin                = "127.0.0.1:9901"
 	DefaultDataDir              = "./data"
 	DefaultReadHeaderTimeout    = 10 * time.Second
 	DefaultIdleTimeout          = 120 * time.Second

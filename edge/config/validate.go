@@ -68,6 +68,9 @@ func (c *Config) validate(baseDir string) []*FieldError {
 			ps.add("admin", "%v", err)
 		}
 	}
+	if c.AdminTokenSHA256 != "" && !isSHA256Hex(c.AdminTokenSHA256) {
+		ps.add("admin_token_sha256", "want 64 hex digits (the SHA-256 of the token)")
+	}
 	c.Limits.validate(&ps)
 	if c.Cache.MaxBytes < 0 {
 		ps.add("cache.max_bytes", "must not be negative")
@@ -184,6 +187,9 @@ func (c *Config) validateTenants(ps *problems) {
 			if u.MaxIdleConns < 0 {
 				ps.add(up+".max_idle_conns", "must not be negative")
 			}
+		}
+		if t.TokenSHA256 != "" && !isSHA256Hex(t.TokenSHA256) {
+			ps.add(p+".token_sha256", "want 64 hex digits (the SHA-256 of the token)")
 		}
 		if t.CacheMaxBytes < 0 {
 			ps.add(p+".cache_max_bytes", "must not be negative")
@@ -359,6 +365,19 @@ func validToken(s string) bool {
 			continue
 		}
 		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+func isSHA256Hex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
 			return false
 		}
 	}

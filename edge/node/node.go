@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/wedgeproxy/wedge/edge/cache"
 	"github.com/wedgeproxy/wedge/edge/config"
+	"github.com/wedgeproxy/wedge/edge/control"
 	"github.com/wedgeproxy/wedge/edge/listen"
 	"github.com/wedgeproxy/wedge/edge/proxy"
 )
@@ -23,6 +26,9 @@ type Node struct {
 	log     *slog.Logger
 	proxy   *proxy.Server
 	cache   *cache.Cache
+	admin   *control.Admin
+	adminLn net.Listener // nil without an admin API
+	adminSv *http.Server
 	servers []*listen.Server
 	certs   []*listen.Certs // per listener; nil for plain ones
 
@@ -32,9 +38,10 @@ type Node struct {
 	cfg *config.Config // the configuration in force
 }
 
-// New builds a node for cfg (already validated) and binds its listeners.
-// Nothing is served until Serve.
-func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
+// New builds a node for cfg (already validated) and binds its listeners
+// and, when cfg.Admin is set, the admin API, whose operator token is
+// adminToken (or cfg.AdminTokenSHA256). Nothing is served until Serve.
+func New(cfg *config.Config, log *slog.Logger, adminToken string) (*Node, error) {
 	cc := cfg.Cache.WithDefaults()
 	caps := map[string]int64{}
 	for _, t := range cfg.Tenants {
@@ -78,6 +85,17 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 		n.servers = append(n.servers, srv)
 		n.certs = append(n.certs, certs)
 	}
+	if cfg.Admin != "" {
+		if n.admin, err = control.NewAdmin(adminToken, cfg.AdminTokenSHA256, c); err == nil {
+			n.adminLn, err = net.Listen("tcp", cfg.Admin)
+		}
+		if err != nil {
+			n.closeListeners()
+			return nil, fmt.Errorf("node: admin: %w", err)
+		}
+		n.admin.SetTenants(cfg.Tenants)
+		n.adminSv = &http.Server{Handler: n.admin, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+	}
 	return n, nil
 }
 
@@ -85,6 +103,17 @@ func (n *Node) closeListeners() {
 	for _, s := range n.servers {
 		s.Close()
 	}
+	if n.adminLn != nil {
+		n.adminLn.Close()
+	}
+}
+
+// AdminAddr is the admin API's bound address, or nil without one.
+func (n *Node) AdminAddr() net.Addr {
+	if n.adminLn == nil {
+		return nil
+	}
+	return n.adminLn.Addr()
 }
 
 func allDomains(cfg *config.Config) []string {
@@ -116,6 +145,14 @@ func (n *Node) Serve() error {
 		}
 		n.log.Info("listening", attrs...)
 		go func() { errs <- s.Serve() }()
+	}
+	if n.adminSv != nil {
+		n.log.Info("admin listening", "addr", n.adminLn.Addr().String())
+		go func() {
+			if err := n.adminSv.Serve(n.adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				n.log.Error("admin API stopped", "err", err)
+			}
+		}()
 	}
 	var first error
 	for range n.servers {
@@ -169,6 +206,9 @@ func (n *Node) Apply(cfg *config.Config) error {
 		swap()
 	}
 	n.proxy.Swap(snap)
+	if n.admin != nil {
+		n.admin.SetTenants(cfg.Tenants)
+	}
 	keep := *n.cfg
 	keep.Tenants = cfg.Tenants
 	n.cfg = &keep
@@ -190,6 +230,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	errs := make([]error, len(n.servers))
 	for i, s := range n.servers {
 		wg.Go(func() { errs[i] = s.Shutdown(ctx) })
+	}
+	if n.adminSv != nil {
+		wg.Go(func() { n.adminSv.Shutdown(ctx) })
 	}
 	wg.Wait()
 	if c := n.proxy.CloseHijacked(); c > 0 {

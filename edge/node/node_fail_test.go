@@ -28,7 +28,7 @@ func TestNewFailureFreesListeners(t *testing.T) {
 		{Name: "a", Address: freeAddr},
 		{Name: "b", Address: busy.Addr().String()},
 	}}
-	if _, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
+	if _, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ""); err == nil {
 		t.Fatal("New succeeded on a port in use")
 	}
 	again, err := net.Listen("tcp", freeAddr)

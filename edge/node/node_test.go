@@ -59,7 +59,7 @@ func TestApplyKeepsUpstreamConnections(t *testing.T) {
 	addr := origin.Listener.Addr().String()
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	n, err := New(cfgWith(addr, "one"), log)
+	n, err := New(cfgWith(addr, "one"), log, "")
 	if err != nil {
 		t.Fatal(err)
 	}
