@@ -43,13 +43,7 @@ type Node struct {
 // adminToken (or cfg.AdminTokenSHA256). Nothing is served until Serve.
 func New(cfg *config.Config, log *slog.Logger, adminToken string) (*Node, error) {
 	cc := cfg.Cache.WithDefaults()
-	caps := map[string]int64{}
-	for _, t := range cfg.Tenants {
-		if t.CacheMaxBytes > 0 {
-			caps[t.Name] = t.CacheMaxBytes
-		}
-	}
-	c, err := cache.New(cache.Config{MaxBytes: cc.MaxBytes, MaxObjectBytes: cc.MaxObjectBytes, TenantMaxBytes: caps})
+	c, err := cache.New(cache.Config{MaxBytes: cc.MaxBytes, MaxObjectBytes: cc.MaxObjectBytes, TenantMaxBytes: cacheCaps(cfg.Tenants)})
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
@@ -182,7 +176,10 @@ func (n *Node) Apply(cfg *config.Config) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if !reflect.DeepEqual(nodeLayer(n.cfg), nodeLayer(cfg)) {
-		n.log.Warn("listener, limits, admin and data_dir changes take effect at the next restart; the tenant layer is applied now")
+		n.log.Warn("listener, limits, cache, admin and data_dir changes take effect at the next restart; the tenant layer is applied now")
+	}
+	if !reflect.DeepEqual(cacheCaps(n.cfg.Tenants), cacheCaps(cfg.Tenants)) {
+		n.log.Warn("tenants' cache_max_bytes changes take effect at the next restart")
 	}
 	snap, err := n.proxy.Build(cfg.Tenants)
 	if err != nil {
@@ -213,6 +210,17 @@ func (n *Node) Apply(cfg *config.Config) error {
 	keep.Tenants = cfg.Tenants
 	n.cfg = &keep
 	return nil
+}
+
+// cacheCaps are the tenants' cache byte caps, read at start.
+func cacheCaps(ts []config.Tenant) map[string]int64 {
+	caps := map[string]int64{}
+	for _, t := range ts {
+		if t.CacheMaxBytes > 0 {
+			caps[t.Name] = t.CacheMaxBytes
+		}
+	}
+	return caps
 }
 
 func nodeLayer(c *config.Config) config.Config {
