@@ -7,13 +7,15 @@
 # Knobs (environment):
 #   DURATION=10s        length of each measured wrk run (wrk syntax: 10s, 1m)
 #   ROUNDS=3            interleaved rounds; the table shows the median per cell
-#   PROXIES="nginx caddy wedge"   rows to run, in this order
+#   PROXIES="nginx caddy wedge varnish nginx_cache wedge_cache"
+#                       rows to run, in this order; the last three measure
+#                       cache hits (Varnish, nginx proxy_cache, Wedge cache)
 #   SIZES="1k 64k"      response bodies served by the origin (NNk or NN bytes)
 #   CONNS=32 THREADS=1  wrk connections and threads
 #   WARMUP=1s           unmeasured wrk run before each measured one
 #   PROXY_CPU=0 LOAD_CPU=1        CPU the proxies run on / wrk + origin run on
 #   OUT=/tmp/wedge-bench.tsv      machine-readable results
-#   STOP_SYSTEM_SERVICES=1        stop system nginx/caddy services first
+#   STOP_SYSTEM_SERVICES=1        stop system nginx/caddy/varnish services first
 #   KEEP_TMP=0          keep the temp dir (configs, logs) after the run
 #
 # Adding a row: write start_<name> (start the proxy pinned to PROXY_CPU with
@@ -21,12 +23,15 @@
 # `wait_ready <name>`) and stop_<name> (usually `stop_proxy <name>`), then
 # add <name> to PROXIES. Names use [a-z0-9_] (e.g. wedge_wasm). Whatever a
 # stop_<name> misses is still stopped at exit: every spawned pid is.
+# A cache row also calls `register_cache_check <name> <fn>`: <fn> <headers
+# file> must succeed only when the response headers show a cache hit; the
+# script refuses to measure the row otherwise.
 
 set -euo pipefail
 
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-3}
-PROXIES=${PROXIES:-"nginx caddy wedge"}
+PROXIES=${PROXIES:-"nginx caddy wedge varnish nginx_cache wedge_cache"}
 SIZES=${SIZES:-"1k 64k"}
 CONNS=${CONNS:-32}
 THREADS=${THREADS:-1}
@@ -42,7 +47,11 @@ ORIGIN_PORT=18080
 NGINX_PORT=18081
 CADDY_PORT=18082
 WEDGE_PORT=18083
+VARNISH_PORT=18084
+NGINX_CACHE_PORT=18085
+WEDGE_CACHE_PORT=18086
 WEDGE_ADMIN_PORT=18093
+WEDGE_CACHE_ADMIN_PORT=18096
 READY_TIMEOUT=10 # seconds to wait for a port to answer
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -58,6 +67,7 @@ STARTED_PIDS=()             # every long-running process we started, in order
 declare -A PROXY_PORT=()    # proxy name -> port
 declare -A PROXY_PID=()     # proxy name -> pid whose process tree is measured
 declare -A PROXY_LOG=()     # proxy name -> log file
+declare -A CACHE_CHECK=()   # cache row name -> function that checks for a hit
 TMP=""
 WRK_PID=""
 
@@ -198,6 +208,35 @@ register_proxy() { # name port pid logfile
 	PROXY_LOG[$1]=$4
 }
 
+register_cache_check() { # name fn
+	CACHE_CHECK[$1]=$2
+}
+
+# For a cache row: GET /$2 and insist the response was a cache hit, judged
+# by the row's check function on the response headers. Refuses to go on
+# (exits) otherwise: a "cache" row that misses would measure the pass path.
+check_hit() { # name size
+	local name=$1 size=$2 hdrs=$TMP/hit-$1-$2.hdr
+	curl -fsS -o /dev/null -D "$hdrs" --max-time 5 -H "Host: $HOST_HEADER" \
+		"http://127.0.0.1:${PROXY_PORT[$name]}/$size" || die "$name: GET /$size failed"
+	if ! "${CACHE_CHECK[$name]}" "$hdrs"; then
+		tr -d '\r' <"$hdrs" >&2
+		die "$name: GET /$size was not a cache hit (headers above); refusing to measure a cache row that does not hit"
+	fi
+}
+
+# Cache-hit checks on a response header file (curl -D).
+hdr() { # file name -> value of the first such header, CR stripped
+	awk -v n="$(tr 'A-Z' 'a-z' <<<"$2")" -F': *' '{ sub(/\r$/, "") }
+		tolower($1) == n { sub(/^[^:]*: */, ""); print; exit }' "$1"
+}
+# Varnish: X-Varnish holds two transaction ids on a hit (this request's and
+# the one that stored the object), one on a miss or pass.
+varnish_hit() { [[ $(hdr "$1" X-Varnish) =~ ^[0-9]+\ [0-9]+$ ]]; }
+nginx_cache_hit() { [[ $(hdr "$1" X-Cache-Status) == HIT ]]; }
+# Wedge: RFC 9211 Cache-Status "wedge; hit" (not "...; fwd=...").
+wedge_cache_hit() { [[ $(hdr "$1" Cache-Status) =~ ^wedge\;\ hit($|\;) ]]; }
+
 stop_proxy() { # name
 	stop_pid "${PROXY_PID[$1]}"
 }
@@ -244,6 +283,11 @@ ensure_packages() {
 	for cmd in nginx caddy wrk curl taskset ss; do
 		command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkg[$cmd]}")
 	done
+	# Varnish only when its row runs. varnishd compiles the VCL with cc.
+	if [[ " $PROXIES " == *" varnish "* ]]; then
+		[[ -x /usr/sbin/varnishd ]] || command -v varnishd >/dev/null 2>&1 || missing+=(varnish)
+		command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+	fi
 	((${#missing[@]} == 0)) && return 0
 	log "installing: ${missing[*]}"
 	local sudo=""
@@ -256,14 +300,15 @@ ensure_packages() {
 	timeout 600 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# The Debian packages start nginx/caddy services on :80 at install. Stop
-# them (before we start anything, so none of these processes are ours).
+# The Debian packages start nginx/caddy services on :80 (varnish on :6081)
+# at install. Stop them (before we start anything, so none of these
+# processes are ours).
 stop_system_services() {
 	[[ $STOP_SYSTEM_SERVICES == 1 ]] || return 0
 	local sudo="" svc pid
 	((EUID == 0)) || sudo=$(command -v sudo || true)
 	if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
-		for svc in nginx caddy caddy-api; do
+		for svc in nginx caddy caddy-api varnish varnishncsa; do
 			if systemctl is-active --quiet "$svc" 2>/dev/null; then
 				log "stopping system service $svc"
 				$sudo systemctl stop "$svc" || log "WARNING: could not stop $svc"
@@ -283,6 +328,21 @@ stop_system_services() {
 			log "stopping system caddy (pid $pid)"
 			$sudo kill -TERM "$pid" 2>/dev/null || true
 		fi
+	done
+	# The packaged varnish (init script) writes /run/varnishd.pid and uses
+	# /etc/varnish or /etc/default/varnish; its cache child is "cache-main",
+	# so only the manager process is named varnishd.
+	local vpids=""
+	if [[ -r /run/varnishd.pid ]] && pid=$(cat /run/varnishd.pid) && [[ $pid =~ ^[0-9]+$ ]]; then
+		vpids=$pid
+	fi
+	for pid in $(pgrep -x varnishd 2>/dev/null || true); do
+		tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q '/etc/varnish/' && vpids+=" $pid"
+	done
+	for pid in $(printf '%s\n' $vpids | sort -u); do
+		[[ $(cat /proc/"$pid"/comm 2>/dev/null) == varnishd ]] || continue
+		log "stopping system varnishd (pid $pid)"
+		$sudo kill -TERM "$pid" 2>/dev/null || true
 	done
 }
 
@@ -440,6 +500,125 @@ EOF
 stop_wedge() { stop_proxy wedge; }
 
 # ---------------------------------------------------------------------------
+# Cache-hit rows: the same object requested again and again, so after the
+# warm-up every measured request is served from the proxy's cache and the
+# origin is not contacted. Each row checks that it really hits before every
+# measured run (check_hit).
+
+start_varnish() {
+	local d=$TMP/varnish # varnishd's working dir (-n); it creates it
+	cat >"$TMP/varnish.vcl" <<EOF
+vcl 4.1;
+
+backend origin {
+    .host = "127.0.0.1";
+    .port = "$ORIGIN_PORT";
+}
+
+sub vcl_backend_response {
+    set beresp.ttl = 1h;
+    return (deliver);
+}
+EOF
+	LOGFILE=$TMP/varnish.log
+	# -F: foreground manager; it forks the cache child ("cache-main"), which
+	# the CPU accounting includes (process tree). One thread pool; the
+	# affinity from taskset is inherited by the child and all its threads.
+	# -T none: no management CLI port.
+	spawn taskset -c "$PROXY_CPU" varnishd -F -a "127.0.0.1:$VARNISH_PORT" -f "$TMP/varnish.vcl" \
+		-n "$d" -s malloc,256m -T none -p thread_pools=1
+	register_proxy varnish "$VARNISH_PORT" "$BG_PID" "$LOGFILE"
+	register_cache_check varnish varnish_hit
+	wait_ready varnish
+}
+
+start_nginx_cache() {
+	local d=$TMP/nginx_cache
+	mkdir -p "$d/logs" "$d/tmp"
+	cat >"$d/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $d/nginx.pid;
+error_log $d/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+    client_body_temp_path $d/tmp/body;
+    proxy_temp_path $d/tmp/proxy;
+    fastcgi_temp_path $d/tmp/fastcgi;
+    uwsgi_temp_path $d/tmp/uwsgi;
+    scgi_temp_path $d/tmp/scgi;
+    proxy_cache_path $d/cache levels=1:2 keys_zone=bench:10m max_size=256m inactive=1h use_temp_path=off;
+    upstream origin {
+        server 127.0.0.1:$ORIGIN_PORT;
+        keepalive 64;
+        keepalive_requests 1000000;
+        keepalive_timeout 300s;
+    }
+    server {
+        listen 127.0.0.1:$NGINX_CACHE_PORT default_server backlog=4096;
+        server_name _;
+        location / {
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_cache bench;
+            proxy_cache_valid 200 1h;
+            proxy_ignore_headers Cache-Control Expires Set-Cookie;
+            add_header X-Cache-Status \$upstream_cache_status;
+        }
+    }
+}
+EOF
+	LOGFILE=$d/logs/stderr.log
+	spawn taskset -c "$PROXY_CPU" nginx -p "$d" -e "$d/logs/error.log" -c "$d/nginx.conf"
+	register_proxy nginx_cache "$NGINX_CACHE_PORT" "$BG_PID" "$d/logs/error.log"
+	register_cache_check nginx_cache nginx_cache_hit
+	wait_ready nginx_cache
+}
+
+start_wedge_cache() {
+	local d=$TMP/wedge_cache
+	mkdir -p "$d/data"
+	# The origin (nginx static files) sends Last-Modified and ETag but no
+	# Cache-Control: default_ttl makes its 200s fresh for an hour.
+	cat >"$d/wedge.yaml" <<EOF
+admin: 127.0.0.1:$WEDGE_CACHE_ADMIN_PORT
+data_dir: $d/data
+listeners:
+  - name: bench
+    address: 127.0.0.1:$WEDGE_CACHE_PORT
+cache:
+  max_bytes: 268435456
+tenants:
+  - name: bench
+    domains: [$HOST_HEADER]
+    upstreams:
+      - name: origin
+        endpoints: [127.0.0.1:$ORIGIN_PORT]
+    routes:
+      - upstream: origin
+        cache:
+          enabled: true
+          default_ttl: 1h
+EOF
+	LOGFILE=$d/wedge.log
+	# shellcheck disable=SC2086
+	spawn env GOMAXPROCS=1 taskset -c "$PROXY_CPU" "$WEDGE_BIN" serve --config "$d/wedge.yaml" ${WEDGE_FLAGS:-}
+	register_proxy wedge_cache "$WEDGE_CACHE_PORT" "$BG_PID" "$LOGFILE"
+	register_cache_check wedge_cache wedge_cache_hit
+	wait_ready wedge_cache
+}
+
+stop_varnish() { stop_proxy varnish; }
+stop_nginx_cache() { stop_proxy nginx_cache; }
+stop_wedge_cache() { stop_proxy wedge_cache; }
+
+# ---------------------------------------------------------------------------
 # Measurement
 
 # Run wrk (pinned to LOAD_CPU) for duration $3 against proxy $1, path /$2;
@@ -484,6 +663,8 @@ measure() { # proxy size round
 	local proxy=$1 size=$2 round=$3 pid=${PROXY_PID[$1]} out=$TMP/wrk-$1-$2-$3.txt
 	alive "$pid" || proxy_died "$proxy" "before the /$size run of round $round"
 	run_wrk "$proxy" "$size" "$WARMUP" "$TMP/warmup.txt"
+	# A cache row must be serving hits now (the warm-up filled the cache).
+	[[ -z ${CACHE_CHECK[$proxy]:-} ]] || check_hit "$proxy" "$size"
 
 	local t0 t1 c0a c0b c1a c1b ns0 ns1
 	c0a=$(cpu_stat "$PROXY_CPU")
@@ -527,7 +708,7 @@ measure() { # proxy size round
 			pct(a0, b0, 1), pct(a1, b1, 1), pct(a0, b0, 3), pct(a1, b1, 3), errs, foreign
 	}' >>"$RAW"
 	tail -n 1 "$RAW" | awk -F'\t' -v r="$ROUNDS" '{
-		printf "[bench] round %s/%s %-4s %-8s %9.0f req/s  p50 %7.3fms  p99 %7.3fms  %7.2f CPU us/req  (cpu%s %s%%, cpu%s %s%%)\n",
+		printf "[bench] round %s/%s %-4s %-11s %9.0f req/s  p50 %7.3fms  p99 %7.3fms  %7.2f CPU us/req  (cpu%s %s%%, cpu%s %s%%)\n",
 			$2, r, $3, $4, $7, $8, $9, $11, '"$PROXY_CPU"', $12, '"$LOAD_CPU"', $13
 		if ($17 > 5) printf "[bench] WARNING: other processes used %s%% of CPU '"$PROXY_CPU"' during this run\n", $17
 		if ($14 > 5 || $15 > 5) printf "[bench] WARNING: hypervisor steal %s%%/%s%% during this run\n", $14, $15 }' >&2
@@ -569,34 +750,51 @@ print_table() { # medians file
 	echo
 	awk -F'\t' -v pc="$PROXY_CPU" -v lc="$LOAD_CPU" '
 	BEGIN {
-		printf "%-5s %-10s %11s %9s %9s %12s %7s %7s %7s %6s\n", "size", "proxy", "req/s", "p50 ms", "p99 ms",
+		printf "%-5s %-12s %11s %9s %9s %12s %7s %7s %7s %6s\n", "size", "proxy", "req/s", "p50 ms", "p99 ms",
 			"CPU us/req", "cpu" pc "%", "cpu" lc "%", "other%", "errs"
 	}
 	{
 		if (prev != "" && $3 != prev) print ""
 		prev = $3
-		printf "%-5s %-10s %11.0f %9.3f %9.3f %12.2f %7.0f %7.0f %7.0f %6d\n", $3, $4, $7, $8, $9, $11, $12, $13, $17, $16
+		printf "%-5s %-12s %11.0f %9.3f %9.3f %12.2f %7.0f %7.0f %7.0f %6d\n", $3, $4, $7, $8, $9, $11, $12, $13, $17, $16
 	}' "$1"
 	echo
-	# Ratios: every proxy against each earlier one of the bases nginx, caddy.
-	awk -F'\t' -v proxies="$PROXIES" -v sizes="$SIZES" '
+	# Ratios: every pass-through proxy against each earlier one of the bases
+	# nginx, caddy; and wedge_cache against the other cache rows (cache hits
+	# are only compared with cache hits).
+	awk -F'\t' -v proxies="$PROXIES" -v sizes="$SIZES" -v cached="${!CACHE_CHECK[*]}" \
+		-v pairs="wedge_cache/varnish wedge_cache/nginx_cache" '
+	function ratio(s, a, b) {
+		if (!have[s, a] || !have[s, b]) return
+		if (!hdr++) printf "%-5s %-24s %12s %14s\n", "size", "ratio", "req/s", "CPU us/req"
+		printf "%-5s %-24s %11.2fx %13.2fx\n", s, a "/" b,
+			(rps[s, b] > 0 ? rps[s, a] / rps[s, b] : 0),
+			(us[s, b] > 0 ? us[s, a] / us[s, b] : 0)
+	}
 	{ rps[$3, $4] = $7; us[$3, $4] = $11; have[$3, $4] = 1 }
 	END {
 		np = split(proxies, P, " "); ns = split(sizes, S, " ")
+		nc = split(cached, C, " "); for (c = 1; c <= nc; c++) iscache[C[c]] = 1
+		nr = split(pairs, R, " ")
 		hdr = 0
-		for (i = 1; i <= ns; i++) for (a = 1; a <= np; a++) for (b = 1; b < a; b++) {
-			if (P[b] != "nginx" && P[b] != "caddy") continue
-			if (!have[S[i], P[a]] || !have[S[i], P[b]]) continue
-			if (!hdr++) printf "%-5s %-20s %12s %14s\n", "size", "ratio", "req/s", "CPU us/req"
-			printf "%-5s %-20s %11.2fx %13.2fx\n", S[i], P[a] "/" P[b],
-				(rps[S[i], P[b]] > 0 ? rps[S[i], P[a]] / rps[S[i], P[b]] : 0),
-				(us[S[i], P[b]] > 0 ? us[S[i], P[a]] / us[S[i], P[b]] : 0)
+		for (i = 1; i <= ns; i++) {
+			for (a = 1; a <= np; a++) for (b = 1; b < a; b++) {
+				if (P[b] != "nginx" && P[b] != "caddy") continue
+				if (iscache[P[a]]) continue
+				ratio(S[i], P[a], P[b])
+			}
+			for (r = 1; r <= nr; r++) { split(R[r], ab, "/"); ratio(S[i], ab[1], ab[2]) }
 		}
 	}' "$1"
 	echo
 	echo "CPU us/req = proxy process CPU time (user+sys, all threads and worker processes) / requests served."
 	echo "Lower is better. cpu${PROXY_CPU}% / cpu${LOAD_CPU}% = how busy each core was; cpu${LOAD_CPU}% near 100 means wrk + origin, not the proxy, limited req/s."
 	echo "other% = user CPU on CPU ${PROXY_CPU} used by processes other than the proxy (should be ~0)."
+	local p cached=""
+	for p in $PROXIES; do [[ -z ${CACHE_CHECK[$p]:-} ]] || cached+=" $p"; done
+	if [[ -n $cached ]]; then
+		echo "Cache-hit rows (${cached# }): served from the proxy's cache, origin not contacted; a hit was checked before every run."
+	fi
 	awk -F'\t' '$1 == "run" { n++; if ($17 > 5) bad++; if ($14 > 5 || $15 > 5) steal++ }
 	END {
 		if (bad) printf "WARNING: in %d of %d runs other processes used >5%% of CPU '"$PROXY_CPU"'; results are disturbed, rerun on a quiet machine.\n", bad, n
@@ -621,7 +819,8 @@ main() {
 
 	case " $PROXIES " in *" wedge"*) build_wedge ;; esac
 
-	for port in "$ORIGIN_PORT" "$NGINX_PORT" "$CADDY_PORT" "$WEDGE_PORT" "$WEDGE_ADMIN_PORT"; do
+	for port in "$ORIGIN_PORT" "$NGINX_PORT" "$CADDY_PORT" "$WEDGE_PORT" "$WEDGE_ADMIN_PORT" \
+		"$VARNISH_PORT" "$NGINX_CACHE_PORT" "$WEDGE_CACHE_PORT" "$WEDGE_CACHE_ADMIN_PORT"; do
 		port_in_use "$port" && die "port $port is already in use on this machine"
 	done
 
@@ -632,6 +831,9 @@ main() {
 
 	log "host: $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), kernel $(uname -r)"
 	log "versions: $(nginx -v 2>&1 | sed 's/.*: //'), caddy $(caddy version | awk '{print $1}'), $(wrk -v 2>&1 | awk 'NR==1 {print $1, $2}'), $(go version | awk '{print $3}')"
+	if [[ " $PROXIES " == *" varnish "* ]]; then
+		log "versions: $(varnishd -V 2>&1 | awk 'NR==1 {gsub(/[()]/, ""); print $2}')"
+	fi
 
 	start_origin
 	check_affinity origin "$ORIGIN_PID" "$LOAD_CPU"
@@ -639,6 +841,11 @@ main() {
 		log "starting $p"
 		"start_$p"
 		check_bodies "$p"
+		# check_bodies fetched every size once: the next GET must hit.
+		if [[ -n ${CACHE_CHECK[$p]:-} ]]; then
+			for s in $SIZES; do check_hit "$p" "$s"; done
+			log "$p: cache hit on the second GET of every size"
+		fi
 		check_affinity "$p" "${PROXY_PID[$p]}" "$PROXY_CPU"
 	done
 
