@@ -98,3 +98,65 @@ tenants:
 		t.Errorf("uncached route: origin asked %d times for 2 requests", got)
 	}
 }
+
+// TestE2ECacheKeyFollowsWhatTheOriginSees pins the cache review's
+// findings: routes that pick different upstreams by header do not share
+// entries; with ignore_query the query does not reach the origin; and a
+// trusted proxy's X-Forwarded-Proto bypasses the cache.
+func TestE2ECacheKeyFollowsWhatTheOriginSees(t *testing.T) {
+	t.Parallel()
+	mk := func(name string) string {
+		return startOrigin(t, map[string]http.Handler{
+			"/": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "max-age=60")
+				fmt.Fprintf(w, "%s q=%q xfp=%q", name, r.URL.RawQuery, r.Header.Get("X-Forwarded-Proto"))
+			}),
+		})
+	}
+	prod, beta := mk("prod"), mk("beta")
+	n := startWedge(t, fmt.Sprintf(`listeners:
+  - name: http
+    address: 127.0.0.1:0
+    trusted_proxies: [127.0.0.1/32]
+tenants:
+  - name: acme
+    domains: [app.test]
+    upstreams:
+      - name: prod
+        endpoints: [%s]
+      - name: beta
+        endpoints: [%s]
+    routes:
+      - match: {headers: [{name: X-Beta, value: "1"}]}
+        upstream: beta
+        cache: {enabled: true}
+      - match: {path_prefix: /noq/}
+        upstream: prod
+        cache: {enabled: true, key: {ignore_query: true}}
+      - upstream: prod
+        cache: {enabled: true}
+`, prod, beta), "http")
+	c := newClient(t, protoH1, n.addr("http"))
+
+	req, _ := http.NewRequest("GET", "http://app.test/page", nil)
+	req.Header.Set("X-Beta", "1")
+	if _, body := do(t, c, req); !strings.HasPrefix(body, "beta") {
+		t.Fatalf("beta route answered %q", body)
+	}
+	if _, body := get(t, c, "http://app.test/page"); !strings.HasPrefix(body, "prod") {
+		t.Fatalf("the prod route was served the beta route's cached answer: %q", body)
+	}
+
+	if _, body := get(t, c, "http://app.test/noq/x?evil=%3Cscript%3E"); !strings.Contains(body, `q=""`) {
+		t.Fatalf("ignore_query route forwarded the query: %q", body)
+	}
+
+	req, _ = http.NewRequest("GET", "http://app.test/scheme", nil)
+	req.Header.Set("X-Forwarded-Proto", "https")
+	if resp, body := do(t, c, req); !strings.Contains(body, `xfp="https"`) || strings.Contains(resp.Header.Get("Cache-Status"), "stored") {
+		t.Fatalf("trusted X-Forwarded-Proto: %q, Cache-Status %q; want it forwarded and not stored", body, resp.Header.Get("Cache-Status"))
+	}
+	if _, body := get(t, c, "http://app.test/scheme"); !strings.Contains(body, `xfp="http"`) {
+		t.Fatalf("plain request got %q: another scheme's answer", body)
+	}
+}

@@ -30,7 +30,7 @@ func storedCache(tb testing.TB, p Policy, req *http.Request, respHdr ...string) 
 // lookupOnce is the hit lookup: key, hash, shard, verify.
 func lookupOnce(c *Cache, req *http.Request, mode byte) *entry {
 	var k reqKey
-	c.newKey(&k, "t", req, mode)
+	c.newKey(&k, "t", "", req, mode)
 	e, _ := c.lookup(&k, req.Header)
 	return e
 }

@@ -56,24 +56,50 @@ func (d *directives) has(f uint16) bool { return d.flags&f != 0 }
 // allocate.
 func parseCacheControl(lines []string) directives {
 	d := directives{maxAge: -1, sMaxAge: -1, maxStale: -1, minFresh: -1, swr: -1, sie: -1}
-	for _, s := range lines {
-		for len(s) > 0 {
+	for _, line := range lines {
+		malformed := false
+		for s := line; len(s) > 0; {
 			var name, val string
-			var hasVal bool
-			name, val, hasVal, s = nextDirective(s)
+			var hasVal, bad bool
+			name, val, hasVal, bad, s = nextDirective(s)
+			malformed = malformed || bad
 			if name == "" {
 				continue
 			}
 			d.apply(name, val, hasVal)
 		}
+		if malformed {
+			// Fail closed: a restrictive directive anywhere in a field
+			// that does not parse still holds ("private max-age=60" is
+			// a typo for "private, max-age=60", not a public response).
+			for _, w := range [...]string{"private", "no-store", "no-cache"} {
+				if hasWordFold(line, w) {
+					d.apply(w, "", false)
+				}
+			}
+		}
 	}
 	return d
+}
+
+// hasWordFold reports whether s contains w, case-insensitively, with no
+// token character on either side.
+func hasWordFold(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(w)], w) &&
+			(i == 0 || !isTokenChar(s[i-1])) &&
+			(i+len(w) == len(s) || !isTokenChar(s[i+len(w)])) {
+			return true
+		}
+	}
+	return false
 }
 
 // nextDirective splits off the first directive of s, returning its name,
 // its value (unquoted, escapes still in place), whether it had one, and
 // the rest of s after the separating comma.
-func nextDirective(s string) (name, val string, hasVal bool, rest string) {
+// bad reports text that is not a directive (the directive is dropped).
+func nextDirective(s string) (name, val string, hasVal, bad bool, rest string) {
 	i := 0
 	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == ',') {
 		i++
@@ -130,16 +156,16 @@ func nextDirective(s string) (name, val string, hasVal bool, rest string) {
 		case c == '"':
 			inQuote = !inQuote
 		case !inQuote && c == ',':
-			if name != "" && i > 0 && !blank(s[:i]) {
-				name = "" // garbage after the directive: drop it
+			if i > 0 && !blank(s[:i]) {
+				return "", "", false, true, s[i+1:] // garbage: drop the directive
 			}
-			return name, val, hasVal, s[i+1:]
+			return name, val, hasVal, name == "" && i > 0, s[i+1:]
 		}
 	}
-	if name != "" && !blank(s) {
-		name = ""
+	if !blank(s) {
+		return "", "", false, true, ""
 	}
-	return name, val, hasVal, ""
+	return name, val, hasVal, false, ""
 }
 
 func blank(s string) bool {

@@ -85,3 +85,18 @@ func FuzzCacheControl(f *testing.F) {
 		}
 	})
 }
+
+// TestCacheControlFailsClosed pins the review finding that a malformed
+// field dropped its private or no-store and let the response be shared.
+func TestCacheControlFailsClosed(t *testing.T) {
+	for _, v := range []string{"private max-age=60", "private;max-age=60", "max-age=60 ;private", "no-store max-age=60", `NO-CACHE="x" junk`} {
+		d := parseCacheControl([]string{v})
+		if !d.has(ccPrivate) && !d.has(ccNoStore) && !d.has(ccNoCache) {
+			t.Errorf("%q: no restrictive directive kept", v)
+		}
+	}
+	// A restrictive word inside another token is not one.
+	if d := parseCacheControl([]string{"x-private-thing=1 junk, max-age=5"}); d.has(ccPrivate) {
+		t.Error("x-private-thing read as private")
+	}
+}

@@ -40,7 +40,7 @@ func storable(r *http.Request, rcc *directives, status int, h http.Header, cc *d
 	if len(h["Trailer"]) > 0 {
 		return false // trailers are not stored; neither is what announces them
 	}
-	if _, star := varyNames(h["Vary"]); star {
+	if names, star := varyNames(h["Vary"]); star || len(names) > maxVaryNames {
 		return false
 	}
 	return explicitFreshness(cc, h) || cc.has(ccPublic) || heuristicStatus(status)
@@ -94,27 +94,33 @@ func dateOf(h http.Header, at time.Time) time.Time {
 
 // initialAge computes corrected_initial_age (RFC 9111 §4.2.3) for a
 // response received at respTime to a request sent at reqTime.
+// It is capped at maxAge, so that a hostile Date (year 1) cannot overflow
+// the age arithmetic.
 func initialAge(h http.Header, date, reqTime, respTime time.Time) time.Duration {
-	apparent := max(0, respTime.Sub(date))
+	apparent := min(max(0, respTime.Sub(date)), maxAge)
 	var ageValue time.Duration
 	if a := h["Age"]; len(a) > 0 {
 		if n, ok := deltaSeconds(a[0], true); ok {
 			ageValue = time.Duration(n) * time.Second
 		}
 	}
-	corrected := ageValue + max(0, respTime.Sub(reqTime))
-	return max(apparent, corrected)
+	corrected := min(ageValue, maxAge) + min(max(0, respTime.Sub(reqTime)), maxAge)
+	return min(max(apparent, corrected), maxAge)
 }
 
-// age is the entry's current_age at now.
+// maxAge bounds every age: 2^31 seconds (RFC 9111 §1.2.2), far from
+// time.Duration's overflow.
+const maxAge = maxDelta * time.Second
+
+// age is the entry's current_age at now, at most maxAge.
 func (e *entry) age(now time.Time) time.Duration {
-	return e.initialAge + max(0, now.Sub(e.responseTime))
+	return min(e.initialAge+min(max(0, now.Sub(e.responseTime)), maxAge), maxAge)
 }
 
 // ageHeader formats an age as an Age field value: whole seconds, capped at
 // 2^31 (RFC 9111 §5.1).
 func ageHeader(age time.Duration) []string {
-	s := int64(age / time.Second)
+	s := max(0, int64(age/time.Second))
 	if s > maxDelta {
 		s = maxDelta
 	}

@@ -148,3 +148,24 @@ func TestAgeResponseDelay(t *testing.T) {
 		t.Fatalf("Age = %q, want 14 (Age 10 + response delay 4)", got)
 	}
 }
+
+// TestAncientDate pins the review finding that Date: year 1 overflowed the
+// age arithmetic: the entry stayed fresh forever and every hit panicked.
+func TestAncientDate(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	date := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	ia := initialAge(http.Header{"Age": {"99999999999"}}, date, now, now)
+	if ia != maxAge {
+		t.Fatalf("initialAge = %v, want the cap %v", ia, maxAge)
+	}
+	e := &entry{initialAge: ia, responseTime: now}
+	if a := e.age(now.Add(100 * 365 * 24 * time.Hour)); a != maxAge {
+		t.Fatalf("age = %v, want the cap %v", a, maxAge)
+	}
+	if v := ageHeader(-time.Second); v[0] != "0" {
+		t.Fatalf("ageHeader(-1s) = %q", v)
+	}
+	if v := ageHeader(maxAge); v[0] != "2147483648" {
+		t.Fatalf("ageHeader(max) = %q", v)
+	}
+}

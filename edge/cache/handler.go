@@ -29,6 +29,11 @@ type Policy struct {
 	// MaxObjectBytes overrides the cache's MaxObjectBytes for the route;
 	// 0 means the cache's.
 	MaxObjectBytes int64
+	// Partition separates the entries of routes that share URLs: entries
+	// of one partition never answer another's requests. The proxy uses
+	// the route's upstream, so that routes choosing different upstreams
+	// by method or header cannot serve each other's responses.
+	Partition string
 	// CoalesceWait is how long requests that miss while another request
 	// for the same key is upstream wait for it before going upstream
 	// themselves. 0 means 10s.
@@ -106,7 +111,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rcc.flags |= ccNoCache // RFC 9111 §5.4
 	}
 	var k reqKey
-	h.c.newKey(&k, h.tenant, r, h.mode)
+	h.c.newKey(&k, h.tenant, h.p.Partition, r, h.mode)
 	if rcc.has(ccNoStore) {
 		// Neither stored nor served from storage: the brief of this
 		// cache (RFC 9111 §5.2.1.5 would allow serving).

@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strings"
 )
 
@@ -23,6 +24,7 @@ const maxSortedParams = 32
 // does not allocate to build.
 type reqKey struct {
 	tenant string
+	part   string // the route's partition (Policy.Partition)
 	scheme string
 	host   string // as received; compared and hashed lower-cased
 	path   string
@@ -32,8 +34,9 @@ type reqKey struct {
 }
 
 // newKey fills k for the target of r under query mode mode.
-func (c *Cache) newKey(k *reqKey, tenant string, r *http.Request, mode byte) {
+func (c *Cache) newKey(k *reqKey, tenant, part string, r *http.Request, mode byte) {
 	k.tenant = tenant
+	k.part = part
 	k.scheme = "http"
 	if r.TLS != nil {
 		k.scheme = "https"
@@ -54,6 +57,8 @@ func (c *Cache) primaryHash(k *reqKey) uint64 {
 	var h maphash.Hash
 	h.SetSeed(c.seed)
 	h.WriteString(k.tenant)
+	h.WriteByte(0)
+	h.WriteString(k.part)
 	h.WriteByte(0)
 	h.WriteString("GET")
 	h.WriteByte(0)
@@ -115,6 +120,11 @@ func eachSortedParam(q string, fn func(string)) {
 	}
 }
 
+// SortQuery returns the raw query q with its non-empty parameters sorted
+// in byte order: the form a route with Policy.SortQuery keys on, and so
+// the one to send upstream.
+func SortQuery(q string) string { return sortedQuery(q) }
+
 // sortedQuery returns q's parameters sorted and joined, the stored form
 // of a querySorted key.
 func sortedQuery(q string) string {
@@ -130,8 +140,8 @@ func sortedQuery(q string) string {
 
 // storedKey is the full key kept in an entry to verify a hash match.
 type storedKey struct {
-	tenant, scheme, host, path, query string // host lower-cased; query in its stored form
-	mode                              byte
+	tenant, part, scheme, host, path, query string // host lower-cased; query in its stored form
+	mode                                    byte
 }
 
 func (k *reqKey) stored() storedKey {
@@ -139,12 +149,12 @@ func (k *reqKey) stored() storedKey {
 	if k.mode == querySorted {
 		q = sortedQuery(q)
 	}
-	return storedKey{tenant: k.tenant, scheme: k.scheme, host: strings.ToLower(k.host), path: k.path, query: q, mode: k.mode}
+	return storedKey{tenant: k.tenant, part: k.part, scheme: k.scheme, host: strings.ToLower(k.host), path: k.path, query: q, mode: k.mode}
 }
 
 // matches reports whether the stored key sk is k's, without allocating.
 func (sk *storedKey) matches(k *reqKey) bool {
-	if sk.mode != k.mode || sk.tenant != k.tenant || sk.scheme != k.scheme || sk.path != k.path ||
+	if sk.mode != k.mode || sk.tenant != k.tenant || sk.part != k.part || sk.scheme != k.scheme || sk.path != k.path ||
 		!strings.EqualFold(sk.host, k.host) {
 		return false
 	}
@@ -167,11 +177,19 @@ func (sk *storedKey) matches(k *reqKey) bool {
 	return ok && rest == ""
 }
 
+// maxVaryNames bounds the header names a stored response may vary on; a
+// response naming more is not stored.
+const maxVaryNames = 32
+
 // varyNames parses the Vary lines of a response into canonical header
-// names, sorted and without duplicates. star reports Vary: *.
+// names, sorted and without duplicates. star reports Vary: *. Past
+// maxVaryNames+1 names it stops: the caller refuses such responses, and a
+// hostile Vary costs no more than that.
 func varyNames(lines []string) (names []string, star bool) {
 	for _, l := range lines {
-		for _, tok := range strings.Split(l, ",") {
+		for l != "" {
+			var tok string
+			tok, l, _ = strings.Cut(l, ",")
 			tok = textproto.TrimString(tok)
 			if tok == "" {
 				continue
@@ -180,20 +198,16 @@ func varyNames(lines []string) (names []string, star bool) {
 				return nil, true
 			}
 			tok = textproto.CanonicalMIMEHeaderKey(tok)
-			dup := false
-			for _, n := range names {
-				dup = dup || n == tok
-			}
-			if !dup {
+			if !slices.Contains(names, tok) {
 				names = append(names, tok)
+				if len(names) > maxVaryNames {
+					slices.Sort(names)
+					return names, false
+				}
 			}
 		}
 	}
-	for i := 1; i < len(names); i++ {
-		for j := i; j > 0 && names[j] < names[j-1]; j-- {
-			names[j], names[j-1] = names[j-1], names[j]
-		}
-	}
+	slices.Sort(names)
 	return names, false
 }
 

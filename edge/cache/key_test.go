@@ -68,8 +68,8 @@ func TestKeyVerified(t *testing.T) {
 	h := c.Handler("t", Policy{}, fixed(200, "x", "Cache-Control", "max-age=60"))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "http://a.example/one", nil))
 	var k1, k2 reqKey
-	c.newKey(&k1, "t", httptest.NewRequest("GET", "http://a.example/one", nil), queryExact)
-	c.newKey(&k2, "t", httptest.NewRequest("GET", "http://a.example/two", nil), queryExact)
+	c.newKey(&k1, "t", "", httptest.NewRequest("GET", "http://a.example/one", nil), queryExact)
+	c.newKey(&k2, "t", "", httptest.NewRequest("GET", "http://a.example/two", nil), queryExact)
 	k2.hash = k1.hash // force a collision
 	if e, _ := c.lookup(&k2, http.Header{}); e != nil {
 		t.Fatal("a colliding key was served another URL's entry")

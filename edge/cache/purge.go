@@ -7,18 +7,35 @@ import (
 )
 
 // PurgeURL removes tenant's stored responses for the URL (all Vary
-// variants, under every query policy: as given, sorted, and without the
-// query). pathAndQuery is the escaped path with an optional "?query".
-// It returns how many responses it removed.
+// variants, every partition, under every query policy: as given, sorted,
+// and without the query). pathAndQuery is the escaped path with an
+// optional "?query". It returns how many responses it removed.
 func (c *Cache) PurgeURL(tenant, scheme, host, pathAndQuery string) int {
 	path, query, _ := strings.Cut(pathAndQuery, "?")
-	return c.removeURL(tenant, strings.ToLower(scheme), host, path, query)
+	scheme = strings.ToLower(scheme)
+	sorted := sortedQuery(query)
+	return c.purgeWhere(tenant, func(e *entry) bool {
+		k := &e.key
+		if k.scheme != scheme || k.path != path || !strings.EqualFold(k.host, host) {
+			return false
+		}
+		switch k.mode {
+		case querySorted:
+			return k.query == sorted
+		case queryNone:
+			return true
+		default:
+			return k.query == query
+		}
+	})
 }
 
-func (c *Cache) removeURL(tenant, scheme, host, path, query string) int {
+// removeURL removes, by key lookup, tenant's responses for a URL in one
+// partition under every query policy (invalidation after unsafe methods).
+func (c *Cache) removeURL(tenant, part, scheme, host, path, query string) int {
 	n := 0
 	for _, mode := range []byte{queryExact, querySorted, queryNone} {
-		k := reqKey{tenant: tenant, scheme: scheme, host: host, path: path, query: query, mode: mode}
+		k := reqKey{tenant: tenant, part: part, scheme: scheme, host: host, path: path, query: query, mode: mode}
 		if mode == queryNone {
 			k.query = ""
 		}
@@ -96,7 +113,7 @@ func (h *handler) unsafe(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	h.c.removeURL(h.tenant, scheme, r.Host, r.URL.EscapedPath(), r.URL.RawQuery)
+	h.c.removeURL(h.tenant, h.p.Partition, scheme, r.Host, r.URL.EscapedPath(), r.URL.RawQuery)
 	base := &url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath}
 	hdr := w.Header()
 	for _, f := range []string{"Location", "Content-Location"} {
@@ -110,7 +127,7 @@ func (h *handler) unsafe(w http.ResponseWriter, r *http.Request) {
 		}
 		u = base.ResolveReference(u)
 		if u.Scheme == scheme && strings.EqualFold(u.Host, r.Host) {
-			h.c.removeURL(h.tenant, scheme, u.Host, u.EscapedPath(), u.RawQuery)
+			h.c.removeURL(h.tenant, h.p.Partition, scheme, u.Host, u.EscapedPath(), u.RawQuery)
 		}
 	}
 }

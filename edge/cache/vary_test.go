@@ -1,7 +1,10 @@
 package cache
 
 import (
+	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -70,5 +73,26 @@ func TestVaryStar(t *testing.T) {
 	e.get("/s")
 	if r := e.get("/s"); isHit(r) {
 		t.Fatal("Vary: * served from cache")
+	}
+}
+
+// TestVaryNamesBounded pins the review finding that a Vary of thousands
+// of names cost seconds of CPU per miss: parsing stops past the bound, and
+// such a response is not stored.
+func TestVaryNamesBounded(t *testing.T) {
+	var b strings.Builder
+	for i := range 20000 {
+		fmt.Fprintf(&b, "X-H%d, ", i)
+	}
+	names, star := varyNames([]string{b.String()})
+	if star || len(names) != maxVaryNames+1 {
+		t.Fatalf("varyNames kept %d names (star %v), want %d", len(names), star, maxVaryNames+1)
+	}
+	if !slices.IsSorted(names) {
+		t.Fatal("names not sorted")
+	}
+	names, _ = varyNames([]string{"accept-encoding, Accept-Encoding", "origin"})
+	if !slices.Equal(names, []string{"Accept-Encoding", "Origin"}) {
+		t.Fatalf("names = %q", names)
 	}
 }

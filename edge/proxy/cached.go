@@ -21,6 +21,13 @@ type cachedForward struct {
 }
 
 func (a *cachedForward) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
+	if len(l.Trusted) > 0 && (r.Header["X-Forwarded-Proto"] != nil || r.Header["X-Forwarded-Host"] != nil) && l.trusts(r.RemoteAddr) {
+		// A trusted proxy's X-Forwarded-Proto/-Host reach the origin but
+		// are not in the cache key: caching would serve one scheme's
+		// answer (a redirect to https, say) to the other. Forward.
+		a.fwd.serve(w, r, l)
+		return
+	}
 	if h, ok := a.byListener.Load(l); ok {
 		h.(http.Handler).ServeHTTP(w, r)
 		return

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wedgeproxy/wedge/edge/cache"
 	"github.com/wedgeproxy/wedge/edge/upstream"
 )
 
@@ -21,7 +22,17 @@ type forward struct {
 	timeouts upstream.Timeouts
 	request  time.Duration // whole exchange until the response headers, or the 101; 0 = none
 	conns    *hijacked
+	query    queryMode // what of the query goes upstream (follows the cache key)
 }
+
+// queryMode is what a forward does with the query string.
+type queryMode byte
+
+const (
+	queryKeep queryMode = iota
+	queryDrop           // the route's cache key ignores the query
+	querySort           // the route's cache key sorts it
+)
 
 func (f *forward) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
 	ctx := r.Context()
@@ -31,7 +42,15 @@ func (f *forward) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
 		defer cancel()
 	}
 	out := r.WithContext(ctx)
-	out.URL = &url.URL{Scheme: "http", Host: "upstream", Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	q := r.URL.RawQuery
+	switch {
+	case q == "":
+	case f.query == queryDrop:
+		q = "" // the upstream answers what the cache will key on
+	case f.query == querySort:
+		q = cache.SortQuery(q)
+	}
+	out.URL = &url.URL{Scheme: "http", Host: "upstream", Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: q}
 	out.RequestURI = ""
 	out.Close = false
 	out.Header = outboundHeader(r, l)

@@ -82,7 +82,14 @@ func (s *Server) Build(tenants []config.Tenant) (*Snapshot, error) {
 		if rc.Cache == nil || !rc.Cache.Enabled || s.cache == nil {
 			return fwd, nil
 		}
+		switch {
+		case rc.Cache.Key.IgnoreQuery:
+			fwd.query = queryDrop
+		case rc.Cache.Key.SortQuery:
+			fwd.query = querySort
+		}
 		return &cachedForward{c: s.cache, tenant: t.Name, fwd: fwd, policy: cache.Policy{
+			Partition:      "pool:" + rc.Upstream,
 			DefaultTTL:     rc.Cache.DefaultTTL.D(),
 			IgnoreQuery:    rc.Cache.Key.IgnoreQuery,
 			SortQuery:      rc.Cache.Key.SortQuery,
