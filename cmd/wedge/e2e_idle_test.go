@@ -20,7 +20,7 @@ func idleConfig(origin string) string {
     address: 127.0.0.1:0
 limits:
   body_idle_timeout: 300ms
-  tunnel_idle_timeout: 400ms
+  tunnel_idle_timeout: 1s
 `, origin)
 }
 
@@ -104,7 +104,7 @@ func TestE2ETunnelIdleTimeout(t *testing.T) {
 	}
 
 	ticker := dial("/ws-ticker")
-	for i := range 12 { // 1.2s of one-way traffic: three idle periods
+	for i := range 25 { // 2.5s of one-way traffic: over two idle periods
 		if err := websocket.Message.Receive(ticker, &m); err != nil {
 			t.Fatalf("one-way tunnel closed after %d messages: %v", i, err)
 		}
