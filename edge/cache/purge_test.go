@@ -107,3 +107,21 @@ func TestTenantIsolation(t *testing.T) {
 		t.Fatal("tenant b hit tenant a's entry")
 	}
 }
+
+// TestSurrogateKeyNotShownToClients: the tags are the edge's, used for
+// purges; neither a miss nor a hit passes them on.
+func TestSurrogateKeyNotShownToClients(t *testing.T) {
+	c, get := twoTenants(t)
+	for i, want := range []string{"fwd=", "hit"} {
+		r := get("a", "/tags/1")
+		if !strings.Contains(r.header.Get("Cache-Status"), want) {
+			t.Fatalf("request %d: Cache-Status %q, want %q", i, r.header.Get("Cache-Status"), want)
+		}
+		if v := r.header["Surrogate-Key"]; v != nil {
+			t.Errorf("request %d: client got Surrogate-Key %q", i, v)
+		}
+	}
+	if n := c.PurgeTag("a", "tags"); n != 1 {
+		t.Fatalf("PurgeTag = %d, want 1: the stored entry lost its tags", n)
+	}
+}

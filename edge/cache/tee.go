@@ -89,7 +89,9 @@ func (t *tee) WriteHeader(status int) {
 	}
 	dst := t.w.Header()
 	for k, vv := range t.header {
-		dst[k] = vv
+		if k != "Surrogate-Key" { // the edge's purge tags, not the client's
+			dst[k] = vv
+		}
 	}
 	cs := "wedge; fwd=" + t.fwd
 	if t.validate {

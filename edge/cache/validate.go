@@ -127,7 +127,9 @@ var bodyFields = []string{"Content-Length", "Content-Type", "Content-Range", "Co
 func (h *handler) serveStored(w http.ResponseWriter, r *http.Request, e *entry, now time.Time, cs []string) {
 	dst := w.Header()
 	for k, vv := range e.header {
-		dst[k] = vv
+		if k != "Surrogate-Key" { // the edge's purge tags, not the client's
+			dst[k] = vv
+		}
 	}
 	dst["Age"] = ageHeader(e.age(now))
 	if up := e.header["Cache-Status"]; len(up) > 0 {
