@@ -249,6 +249,7 @@ func TestPoolFailsOverOnConnectError(t *testing.T) {
 // TestSuspectAfter204 checks that a connection whose last response had no
 // body by definition is checked before reuse even when fresh.
 func TestSuspectAfter204(t *testing.T) {
+	strayed := make(chan struct{}, 1)
 	ep, _ := rawOrigin(t, func(nc net.Conn, br *bufio.Reader) {
 		for {
 			req, err := http.ReadRequest(br)
@@ -259,6 +260,7 @@ func TestSuspectAfter204(t *testing.T) {
 				io.WriteString(nc, "HTTP/1.1 204 No Content\r\n\r\n")
 				time.Sleep(5 * time.Millisecond)
 				io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray") // a broken origin
+				strayed <- struct{}{}
 				continue
 			}
 			fmt.Fprintf(nc, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(req.URL.Path), req.URL.Path)
@@ -269,7 +271,7 @@ func TestSuspectAfter204(t *testing.T) {
 	if code, _ := get(t, c, ep, "/empty"); code != 204 {
 		t.Fatalf("status %d", code)
 	}
-	time.Sleep(20 * time.Millisecond)
+	<-strayed // on loopback the bytes are in our socket once the write returns
 	if code, body := get(t, c, ep, "/next"); code != 200 || body != "/next" {
 		t.Fatalf("GET /next got %d %q: the stray bytes after a 204 were read as its response", code, body)
 	}
