@@ -346,6 +346,29 @@ stop_system_services() {
 	done
 }
 
+# nginx_conf_head DIR and nginx_temp_paths DIR print the lines every nginx
+# instance of this script shares: one worker in the foreground, and all
+# state under DIR.
+nginx_conf_head() {
+	cat <<EOF
+worker_processes 1;
+daemon off;
+pid $1/nginx.pid;
+error_log $1/logs/error.log warn;
+events { worker_connections 4096; }
+EOF
+}
+
+nginx_temp_paths() {
+	cat <<EOF
+    client_body_temp_path $1/tmp/body;
+    proxy_temp_path $1/tmp/proxy;
+    fastcgi_temp_path $1/tmp/fastcgi;
+    uwsgi_temp_path $1/tmp/uwsgi;
+    scgi_temp_path $1/tmp/scgi;
+EOF
+}
+
 # ---------------------------------------------------------------------------
 # Origin: nginx serving static files, pinned to LOAD_CPU
 
@@ -356,11 +379,7 @@ start_origin() {
 		head -c "$(size_bytes "$s")" /dev/zero | tr '\0' 'x' >"$d/www/$s"
 	done
 	cat >"$d/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $d/nginx.pid;
-error_log $d/logs/error.log warn;
-events { worker_connections 4096; }
+$(nginx_conf_head "$d")
 http {
     access_log off;
     default_type application/octet-stream;
@@ -370,11 +389,7 @@ http {
     open_file_cache_valid 1h;
     keepalive_requests 1000000;
     keepalive_timeout 300s;
-    client_body_temp_path $d/tmp/body;
-    proxy_temp_path $d/tmp/proxy;
-    fastcgi_temp_path $d/tmp/fastcgi;
-    uwsgi_temp_path $d/tmp/uwsgi;
-    scgi_temp_path $d/tmp/scgi;
+$(nginx_temp_paths "$d")
     server {
         listen 127.0.0.1:$ORIGIN_PORT default_server backlog=4096;
         server_name _;
@@ -396,21 +411,13 @@ start_nginx() {
 	local d=$TMP/nginx
 	mkdir -p "$d/logs" "$d/tmp"
 	cat >"$d/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $d/nginx.pid;
-error_log $d/logs/error.log warn;
-events { worker_connections 4096; }
+$(nginx_conf_head "$d")
 http {
     access_log off;
     tcp_nodelay on;
     keepalive_requests 1000000;
     keepalive_timeout 300s;
-    client_body_temp_path $d/tmp/body;
-    proxy_temp_path $d/tmp/proxy;
-    fastcgi_temp_path $d/tmp/fastcgi;
-    uwsgi_temp_path $d/tmp/uwsgi;
-    scgi_temp_path $d/tmp/scgi;
+$(nginx_temp_paths "$d")
     upstream origin {
         server 127.0.0.1:$ORIGIN_PORT;
         keepalive 64;
@@ -536,22 +543,14 @@ start_nginx_cache() {
 	local d=$TMP/nginx_cache
 	mkdir -p "$d/logs" "$d/tmp"
 	cat >"$d/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $d/nginx.pid;
-error_log $d/logs/error.log warn;
-events { worker_connections 4096; }
+$(nginx_conf_head "$d")
 http {
     access_log off;
     sendfile on;
     tcp_nodelay on;
     keepalive_requests 1000000;
     keepalive_timeout 300s;
-    client_body_temp_path $d/tmp/body;
-    proxy_temp_path $d/tmp/proxy;
-    fastcgi_temp_path $d/tmp/fastcgi;
-    uwsgi_temp_path $d/tmp/uwsgi;
-    scgi_temp_path $d/tmp/scgi;
+$(nginx_temp_paths "$d")
     proxy_cache_path $d/cache levels=1:2 keys_zone=bench:10m max_size=256m inactive=1h use_temp_path=off;
     upstream origin {
         server 127.0.0.1:$ORIGIN_PORT;

@@ -29,26 +29,7 @@ func TestBudgetRandomWorkload(t *testing.T) {
 		w.Write(make([]byte, n))
 	}))
 	defer origin.Close()
-	fwd := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		res, err := http.Get(origin.URL + r.URL.RequestURI())
-		if err != nil {
-			w.WriteHeader(502)
-			return
-		}
-		defer res.Body.Close()
-		for k, v := range res.Header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(res.StatusCode)
-		buf := make([]byte, 8192)
-		for {
-			n, err := res.Body.Read(buf)
-			w.Write(buf[:n])
-			if err != nil {
-				return
-			}
-		}
-	})
+	fwd := forwardTo(origin.URL)
 	tenants := []string{"small", "mid", "free"}
 	handlers := map[string]http.Handler{}
 	for _, tn := range tenants {

@@ -160,3 +160,21 @@ func fixed(status int, body string, hdr ...string) http.HandlerFunc {
 }
 
 func isHit(r resp) bool { return strings.Contains(r.cs(), "; hit") }
+
+// forwardTo is a minimal upstream handler: it fetches the request's URI
+// from base and streams the answer, as the proxy's forwarding does.
+func forwardTo(base string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		res, err := http.Get(base + r.URL.RequestURI())
+		if err != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		defer res.Body.Close()
+		for k, v := range res.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(res.StatusCode)
+		io.Copy(w, res.Body)
+	})
+}

@@ -21,26 +21,7 @@ func twoTenants(t *testing.T) (c *Cache, get func(tenant, path string) resp) {
 		w.Write([]byte(r.Host + r.URL.String()))
 	}))
 	t.Cleanup(origin.Close)
-	fwd := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		res, err := http.Get(origin.URL + r.URL.RequestURI())
-		if err != nil {
-			w.WriteHeader(502)
-			return
-		}
-		defer res.Body.Close()
-		for k, v := range res.Header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(res.StatusCode)
-		buf := make([]byte, 4096)
-		for {
-			n, err := res.Body.Read(buf)
-			w.Write(buf[:n])
-			if err != nil {
-				break
-			}
-		}
-	})
+	fwd := forwardTo(origin.URL)
 	handlers := map[string]http.Handler{"a": c.Handler("a", Policy{}, fwd), "b": c.Handler("b", Policy{}, fwd)}
 	return c, func(tenant, path string) resp {
 		req := httptest.NewRequest("GET", "http://Shop.Example:8080"+path, nil)
