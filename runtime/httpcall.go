@@ -1,0 +1,133 @@
+package runtime
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+)
+
+// HTTPCaller sends the HTTP calls filters make with proxy_http_call. The
+// edge implements it over the route's allow-listed upstream pools.
+type HTTPCaller interface {
+	// Allowed reports whether the filter may call upstream.
+	Allowed(upstream string) bool
+	// Call sends req and returns the response. Response headers carry
+	// ":status". ctx carries the call's timeout.
+	Call(ctx context.Context, upstream string, req *HTTPRequest) (*HTTPResponse, error)
+}
+
+// HTTPRequest is a call a filter makes. Headers include ":method",
+// ":path" and ":authority".
+type HTTPRequest struct {
+	Headers  Pairs
+	Body     []byte
+	Trailers Pairs
+}
+
+// HTTPResponse is what the upstream answered.
+type HTTPResponse struct {
+	Headers  Pairs
+	Body     []byte
+	Trailers Pairs
+}
+
+// httpCallResult is a response as the guest reads it during
+// proxy_on_http_call_response.
+type httpCallResult struct {
+	HTTPResponse
+	errMsg string
+}
+
+// Default and largest timeouts of a filter's HTTP call.
+const (
+	httpCallDefaultTimeout = 5 * time.Second
+	httpCallMaxTimeout     = 60 * time.Second
+)
+
+var callTokens atomic.Uint32
+
+func hHTTPCall(in *instance, mem api.Memory, st []uint64) status {
+	up, ok1 := guestString(mem, a32(st, 0), a32(st, 1))
+	hdrs, ok2 := guestBytes(mem, a32(st, 2), a32(st, 3))
+	body, ok3 := guestBytes(mem, a32(st, 4), a32(st, 5))
+	trl, ok4 := guestBytes(mem, a32(st, 6), a32(st, 7))
+	if !ok1 || !ok2 || !ok3 || !ok4 || !writableU32(mem, a32(st, 9)) {
+		return statusInvalidMemoryAccess
+	}
+	caller := in.p.cfg.HTTP
+	if caller == nil || !caller.Allowed(up) {
+		in.p.log.Warn("runtime: proxy_http_call to an upstream the route does not allow", "upstream", up)
+		return statusBadArgument
+	}
+	req := &HTTPRequest{Body: append([]byte(nil), body...)}
+	if parseMap(hdrs, func(k, v string) { req.Headers = append(req.Headers, [2]string{k, v}) }) != nil ||
+		parseMap(trl, func(k, v string) { req.Trailers = append(req.Trailers, [2]string{k, v}) }) != nil {
+		return statusBadArgument
+	}
+	for _, k := range []string{":method", ":path", ":authority"} {
+		if _, ok := req.Headers.Get(k); !ok {
+			return statusBadArgument
+		}
+	}
+	s := in.cur
+	if s != nil {
+		if s.calls >= in.p.limits.HTTPCalls {
+			in.p.log.Warn("runtime: proxy_http_call over the per-request limit", "limit", in.p.limits.HTTPCalls)
+			return statusInternalFailure
+		}
+		s.calls++
+		s.pending.Add(1)
+	}
+	token := callTokens.Add(1)
+	if token == 0 {
+		token = callTokens.Add(1)
+	}
+	putU32(mem, a32(st, 9), token)
+	timeout := time.Duration(a32(st, 8)) * time.Millisecond
+	if timeout <= 0 {
+		timeout = httpCallDefaultTimeout
+	}
+	timeout = min(timeout, httpCallMaxTimeout)
+	go in.runHTTPCall(s, token, caller, up, req, timeout)
+	return statusOK
+}
+
+// runHTTPCall sends the call and delivers its response to the guest.
+func (in *instance) runHTTPCall(s *Stream, token uint32, caller HTTPCaller, up string, req *HTTPRequest, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	resp, err := caller.Call(ctx, up, req)
+	cancel()
+	res := &httpCallResult{}
+	if err != nil {
+		res.errMsg = err.Error()
+	} else if resp != nil {
+		res.HTTPResponse = *resp
+	}
+	in.deliver(s, token, res)
+}
+
+// deliver calls proxy_on_http_call_response. A stream that already ended
+// does not get it.
+func (in *instance) deliver(s *Stream, token uint32, res *httpCallResult) {
+	in.mu.Lock()
+	fn := in.fns.httpCallResponse
+	alive := !in.dead.Load() && !in.closed && (s == nil || in.streams[s.id] == s)
+	if alive && fn != nil {
+		prev := in.cur
+		in.setEffective(s)
+		in.callResp = res
+		nh, nt := len(res.Headers), len(res.Trailers)
+		in.stack[0], in.stack[1], in.stack[2], in.stack[3], in.stack[4] =
+			uint64(in.rootID), uint64(token), uint64(nh), uint64(len(res.Body)), uint64(nt)
+		_, _ = in.call("proxy_on_http_call_response", fn, 5)
+		in.callResp = nil
+		in.setEffective(prev)
+	}
+	in.mu.Unlock()
+	if s != nil {
+		s.pending.Add(-1)
+		s.wake()
+	}
+}

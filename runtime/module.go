@@ -1,0 +1,257 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wedgeproxy/wedge/runtime/internal/wasmbin"
+)
+
+// globalPrefix names the exports the snapshot adds for mutable globals.
+const globalPrefix = "__wedge_global_"
+
+// Module is a compiled, validated filter module. Plugins built from one
+// Module share its compiled code and its initialised-memory snapshot.
+type Module struct {
+	eng     *Engine
+	rt      wazero.Runtime // the module's own: its "env" is built for its imports
+	hash    [32]byte
+	abi     string
+	cm      wazero.CompiledModule
+	env     api.Module
+	globals []string
+	initFn  string // "_initialize", "_start" or ""
+	hasMain bool
+	minMem  uint32 // pages the module's memory starts with
+
+	refs int // guarded by eng.mu
+
+	snapMu      sync.Mutex
+	canSnapshot bool
+	snap        *snapshot
+}
+
+// ABI returns the ABI marker the module exports.
+func (m *Module) ABI() string { return m.abi }
+
+// Hash returns the hex sha256 of the module's bytes.
+func (m *Module) Hash() string { return fmt.Sprintf("%x", m.hash) }
+
+// Close releases the module once no caller of Compile holds it. Plugins
+// already built from it keep working until they are closed.
+func (m *Module) Close(ctx context.Context) error {
+	e := m.eng
+	e.mu.Lock()
+	m.refs--
+	last := m.refs == 0
+	if last {
+		delete(e.modules, m.hash)
+	}
+	e.mu.Unlock()
+	if last {
+		m.release(ctx)
+	}
+	return nil
+}
+
+func (m *Module) release(ctx context.Context) {
+	// Compiled code stays alive while instances use it: wazero refcounts
+	// it internally, so closing here only drops our handle.
+	m.rt.Close(ctx)
+}
+
+// callbackSigs are the signatures of the guest exports the host calls;
+// an export with another signature refuses the module.
+var callbackSigs = map[string]sig{
+	"_initialize":                 {nil, nil},
+	"_start":                      {nil, nil},
+	"main":                        {i32s(2), i32s(1)},
+	"proxy_on_memory_allocate":    {i32s(1), i32s(1)},
+	"malloc":                      {i32s(1), i32s(1)},
+	"proxy_on_context_create":     {i32s(2), nil},
+	"proxy_on_vm_start":           {i32s(2), i32s(1)},
+	"proxy_on_configure":          {i32s(2), i32s(1)},
+	"proxy_on_tick":               {i32s(1), nil},
+	"proxy_on_request_headers":    {i32s(3), i32s(1)},
+	"proxy_on_request_body":       {i32s(3), i32s(1)},
+	"proxy_on_request_trailers":   {i32s(2), i32s(1)},
+	"proxy_on_response_headers":   {i32s(3), i32s(1)},
+	"proxy_on_response_body":      {i32s(3), i32s(1)},
+	"proxy_on_response_trailers":  {i32s(2), i32s(1)},
+	"proxy_on_done":               {i32s(1), i32s(1)},
+	"proxy_on_log":                {i32s(1), nil},
+	"proxy_on_delete":             {i32s(1), nil},
+	"proxy_on_http_call_response": {i32s(5), nil},
+	"proxy_on_queue_ready":        {i32s(2), nil},
+}
+
+type sig struct{ params, results []api.ValueType }
+
+func i32s(n int) []api.ValueType {
+	out := make([]api.ValueType, n)
+	for i := range out {
+		out[i] = api.ValueTypeI32
+	}
+	return out
+}
+
+func (s sig) String() string {
+	str := func(ts []api.ValueType) string {
+		names := make([]string, len(ts))
+		for i, t := range ts {
+			names[i] = api.ValueTypeName(t)
+		}
+		return "(" + strings.Join(names, ",") + ")"
+	}
+	return str(s.params) + "->" + str(s.results)
+}
+
+func (s sig) matches(params, results []api.ValueType) bool {
+	return slices.Equal(s.params, params) && slices.Equal(s.results, results)
+}
+
+// compileModule does the work of Engine.Compile.
+func compileModule(ctx context.Context, e *Engine, wasm []byte, sum [32]byte, seq uint64) (*Module, error) {
+	bin, globals, rewriteErr := wasmbin.ExportMutableGlobals(wasm, globalPrefix)
+	if rewriteErr != nil {
+		bin = wasm // wazero gives the precise error if the module is invalid
+	}
+	// Each module gets its own wazero runtime (they share the compilation
+	// cache), so its "env" host module can be shaped to its imports.
+	rt := wazero.NewRuntimeWithConfig(ctx, e.rc)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("runtime: wasi: %w", err)
+	}
+	cm, err := rt.CompileModule(ctx, bin)
+	if err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("runtime: invalid WebAssembly module: %w", err)
+	}
+	m := &Module{eng: e, rt: rt, hash: sum, cm: cm, globals: globals}
+	if err := m.check(ctx, seq); err != nil {
+		m.release(ctx)
+		return nil, err
+	}
+	m.canSnapshot = rewriteErr == nil && m.initFn != ""
+	return m, nil
+}
+
+// check validates the ABI marker, exports and imports, and builds the
+// module's "env" host module.
+func (m *Module) check(ctx context.Context, seq uint64) error {
+	exports := m.cm.ExportedFunctions()
+	for _, mk := range abiMarkers {
+		if _, ok := exports[mk]; ok {
+			m.abi = mk
+			break
+		}
+	}
+	if m.abi == "" {
+		var found []string
+		for name := range exports {
+			if strings.HasPrefix(name, "proxy_abi_version_") {
+				found = append(found, name)
+			}
+		}
+		slices.Sort(found)
+		desc := "none"
+		if len(found) > 0 {
+			desc = strings.Join(found, ", ")
+		}
+		return fmt.Errorf("runtime: module exports no supported Proxy-Wasm ABI marker (want %s; found: %s)",
+			strings.Join(abiMarkers, " or "), desc)
+	}
+	for name, want := range callbackSigs {
+		def, ok := exports[name]
+		if !ok {
+			continue
+		}
+		if !want.matches(def.ParamTypes(), def.ResultTypes()) {
+			got := sig{def.ParamTypes(), def.ResultTypes()}
+			return fmt.Errorf("runtime: export %s has signature %s, want %s", name, got, want)
+		}
+	}
+	if _, ok := exports["_initialize"]; ok {
+		m.initFn = "_initialize"
+		_, m.hasMain = exports["main"]
+	} else if _, ok := exports["_start"]; ok {
+		m.initFn = "_start"
+	}
+	if _, ok := exports["proxy_on_memory_allocate"]; !ok {
+		if _, ok := exports["malloc"]; !ok {
+			return fmt.Errorf("runtime: module exports neither proxy_on_memory_allocate nor malloc")
+		}
+	}
+	if len(m.cm.ImportedMemories()) > 0 {
+		return fmt.Errorf("runtime: module imports its memory; a filter must define its own")
+	}
+	for _, mem := range m.cm.ExportedMemories() {
+		m.minMem = mem.Min()
+	}
+
+	wasi := m.rt.Module("wasi_snapshot_preview1")
+	b := m.rt.NewHostModuleBuilder("env")
+	seen := map[string]bool{}
+	for _, def := range m.cm.ImportedFunctions() {
+		mod, name, _ := def.Import()
+		switch mod {
+		case "env":
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			if hf, ok := hostFuncs[name]; ok {
+				if !hf.sig.matches(def.ParamTypes(), def.ResultTypes()) {
+					got := sig{def.ParamTypes(), def.ResultTypes()}
+					return fmt.Errorf("runtime: import env.%s has signature %s, want %s", name, got, hf.sig)
+				}
+				b.NewFunctionBuilder().WithGoModuleFunction(hf.fn, hf.sig.params, hf.sig.results).
+					WithName(name).Export(name)
+				continue
+			}
+			b.NewFunctionBuilder().
+				WithGoModuleFunction(unimplemented(def.ResultTypes()), def.ParamTypes(), def.ResultTypes()).
+				WithName(name).Export(name)
+		case "wasi_snapshot_preview1":
+			if wasi.ExportedFunction(name) == nil {
+				return fmt.Errorf("runtime: module imports unknown WASI function %s", name)
+			}
+		default:
+			return fmt.Errorf("runtime: module imports %s.%s: unknown host module %q (want env or wasi_snapshot_preview1)",
+				mod, name, mod)
+		}
+	}
+	env, err := b.Instantiate(ctx)
+	if err != nil {
+		return fmt.Errorf("runtime: link host functions: %w", err)
+	}
+	m.env = env
+	return nil
+}
+
+// unimplemented is the host function behind an env import we do not
+// know: it returns UNIMPLEMENTED (or zeros), so the module links and a
+// filter that probes for optional features keeps working.
+func unimplemented(results []api.ValueType) api.GoModuleFunc {
+	n := len(results)
+	first := api.ValueType(0)
+	if n > 0 {
+		first = results[0]
+	}
+	return func(_ context.Context, _ api.Module, stack []uint64) {
+		for i := 0; i < n && i < len(stack); i++ {
+			stack[i] = 0
+		}
+		if n > 0 && (first == api.ValueTypeI32 || first == api.ValueTypeI64) {
+			stack[0] = uint64(statusUnimplemented)
+		}
+	}
+}

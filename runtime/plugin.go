@@ -1,0 +1,235 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	goruntime "runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Limits bound what one plugin may use. Zero fields take the defaults.
+type Limits struct {
+	// Instances is the number of long-lived instances (default GOMAXPROCS).
+	Instances int
+	// MemoryPages caps each instance's linear memory, in 64 KiB pages
+	// (default 1024, 64 MiB).
+	MemoryPages uint32
+	// CallDeadline bounds one guest call (default 100 ms).
+	CallDeadline time.Duration
+	// InitDeadline bounds _initialize, on_vm_start and on_configure
+	// (default 5 s).
+	InitDeadline time.Duration
+	// BodyBytes caps the body the host buffers for a pausing filter
+	// (default 1 MiB).
+	BodyBytes int
+	// HTTPCalls caps proxy_http_call per stream (default 4).
+	HTTPCalls int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.Instances <= 0 {
+		l.Instances = goruntime.GOMAXPROCS(0)
+	}
+	if l.MemoryPages == 0 {
+		l.MemoryPages = 1024
+	}
+	if l.CallDeadline <= 0 {
+		l.CallDeadline = 100 * time.Millisecond
+	}
+	if l.InitDeadline <= 0 {
+		l.InitDeadline = 5 * time.Second
+	}
+	if l.BodyBytes <= 0 {
+		l.BodyBytes = 1 << 20
+	}
+	if l.HTTPCalls <= 0 {
+		l.HTTPCalls = 4
+	}
+	return l
+}
+
+// PluginConfig is what a plugin is made of besides its module.
+type PluginConfig struct {
+	// Name is the plugin's name: it is the plugin_name property and names
+	// the filter in errors and logs.
+	Name string
+	// Namespace scopes shared data and shared queues (the edge uses the
+	// tenant), so plugins of different namespaces never see each other's.
+	Namespace string
+	// Config is the plugin configuration (PLUGIN_CONFIGURATION).
+	Config []byte
+	// VMConfig is the VM configuration (VM_CONFIGURATION).
+	VMConfig []byte
+	// Limits bound the plugin.
+	Limits Limits
+	// Logger receives the guest's log lines; the edge tags it with the
+	// tenant and filter. Nil: the engine's logger.
+	Logger *slog.Logger
+	// HTTP serves proxy_http_call. Nil: every call gets BAD_ARGUMENT.
+	HTTP HTTPCaller
+}
+
+// Plugin is a module started with a configuration: a bounded set of
+// instances, each with its root context, that streams are spread over.
+type Plugin struct {
+	m      *Module
+	cfg    PluginConfig
+	name   string
+	limits Limits
+	log    *slog.Logger
+
+	mu     sync.Mutex
+	slots  []*instance
+	closed bool
+
+	failMu  sync.Mutex // a leaf lock: taken under p.mu or an instance's mu
+	retryAt time.Time
+	lastErr error
+
+	crashes  atomic.Int64
+	streak   atomic.Int32
+	rr       atomic.Uint32
+	guestErr atomic.Pointer[string]
+
+	metrics metricSet
+}
+
+// NewPlugin starts a plugin: it creates the first instance, which runs
+// _initialize, on_vm_start and on_configure, so a plugin that refuses its
+// configuration or crashes at start is refused here with the reason.
+func (e *Engine) NewPlugin(ctx context.Context, m *Module, cfg PluginConfig) (*Plugin, error) {
+	if m.eng != e {
+		return nil, errors.New("runtime: module belongs to another engine")
+	}
+	lim := cfg.Limits.withDefaults()
+	if m.minMem > lim.MemoryPages {
+		return nil, fmt.Errorf("runtime: filter %q: module needs %d memory pages at start, the limit is %d",
+			cfg.Name, m.minMem, lim.MemoryPages)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = e.log.With("plugin", cfg.Name)
+	}
+	p := &Plugin{m: m, cfg: cfg, name: cfg.Name, limits: lim, log: log}
+	p.slots = make([]*instance, lim.Instances)
+	in, err := p.newInstance(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.slots[0] = in
+	return p, nil
+}
+
+// Name returns the plugin's name.
+func (p *Plugin) Name() string { return p.name }
+
+// Instances returns the number of live instances.
+func (p *Plugin) Instances() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, in := range p.slots {
+		if in != nil && !in.dead.Load() {
+			n++
+		}
+	}
+	return n
+}
+
+// Crashes returns how many instances have been discarded after a failure.
+func (p *Plugin) Crashes() int64 { return p.crashes.Load() }
+
+// Close stops the plugin: new streams are refused, idle instances close
+// now, busy ones when their last stream ends.
+func (p *Plugin) Close(ctx context.Context) error {
+	p.mu.Lock()
+	p.closed = true
+	slots := p.slots
+	p.slots = nil
+	p.mu.Unlock()
+	for _, in := range slots {
+		if in == nil {
+			continue
+		}
+		in.mu.Lock()
+		in.retired = true
+		if in.active.Load() == 0 {
+			in.closeLocked()
+		}
+		in.mu.Unlock()
+	}
+	return nil
+}
+
+// acquire picks the instance a new stream is pinned to, creating or
+// replacing instances as needed (but not while the plugin is backed off).
+func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
+	i := int(p.rr.Add(1)) % len(p.slots)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, &FilterError{Plugin: p.name, Kind: Unavailable, Err: errClosed}
+	}
+	in := p.slots[i]
+	if in == nil || in.dead.Load() {
+		p.failMu.Lock()
+		retryAt, lastErr := p.retryAt, p.lastErr
+		p.failMu.Unlock()
+		if time.Now().Before(retryAt) {
+			// Backed off: use any live instance, else fail fast.
+			for _, o := range p.slots {
+				if o != nil && !o.dead.Load() {
+					o.active.Add(1)
+					return o, nil
+				}
+			}
+			return nil, &FilterError{Plugin: p.name, Kind: Unavailable,
+				Err: fmt.Errorf("instances keep failing, next attempt in %v; last failure: %v",
+					time.Until(retryAt).Round(time.Millisecond), lastErr)}
+		}
+		fresh, err := p.newInstance(ctx)
+		if err != nil {
+			return nil, err
+		}
+		p.slots[i] = fresh
+		in = fresh
+	}
+	in.active.Add(1)
+	return in, nil
+}
+
+// noteFailure counts a discarded instance and sets the back-off: the
+// first failure in a row is replaced at once, then 50 ms, doubling to 10 s.
+func (p *Plugin) noteFailure(in *instance, cause error) {
+	p.crashes.Add(1)
+	n := p.streak.Add(1)
+	p.log.Warn("runtime: instance discarded", "plugin", p.name, "err", cause, "failures_in_a_row", n)
+	var wait time.Duration
+	if n > 1 {
+		wait = min(50*time.Millisecond<<min(n-2, 16), 10*time.Second)
+	}
+	p.failMu.Lock()
+	p.retryAt = time.Now().Add(wait)
+	p.lastErr = cause
+	p.failMu.Unlock()
+}
+
+// noteSuccess resets the failure streak after a stream completed cleanly.
+func (p *Plugin) noteSuccess() {
+	if p.streak.Load() != 0 {
+		p.streak.Store(0)
+	}
+}
+
+// lastGuestError returns the last error-level line the guest logged,
+// formatted to append to a refusal message.
+func (p *Plugin) lastGuestError() string {
+	if s := p.guestErr.Load(); s != nil {
+		return ": " + *s
+	}
+	return ""
+}
