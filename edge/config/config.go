@@ -142,6 +142,55 @@ type Route struct {
 	// response cache (RFC 9111) in front of the upstream. Only for
 	// routes with an upstream.
 	Cache *RouteCache `yaml:"cache"`
+	// Filters are WebAssembly (Proxy-Wasm) filters run on the route's
+	// requests, in order, before the cache and upstream, and on its
+	// responses, in reverse order, after them.
+	Filters []Filter `yaml:"filters"`
+}
+
+// Filter is one Proxy-Wasm filter on a route.
+type Filter struct {
+	// Name identifies the filter in errors, logs and responses, and is its
+	// plugin_name property. Required, unique within the route.
+	Name string `yaml:"name"`
+	// Module is the path of the .wasm file (relative to the configuration
+	// file). Required.
+	Module string `yaml:"module"`
+	// Config is the plugin configuration: a string is passed as is, any
+	// other value as JSON.
+	Config FilterConfig `yaml:"config"`
+	// FailureMode says what a request gets when the filter fails (trap,
+	// deadline, memory limit, backed off): "closed" (default) answers 503
+	// naming the filter; "open" skips the filter.
+	FailureMode string `yaml:"failure_mode"`
+	// HTTPUpstreams lists the tenant's pools the filter may call with
+	// proxy_http_call. Empty: none.
+	HTTPUpstreams []string `yaml:"http_upstreams"`
+	// Limits bound the filter's instances.
+	Limits FilterLimits `yaml:"limits"`
+}
+
+// Failure modes of a filter.
+const (
+	FailClosed = "closed"
+	FailOpen   = "open"
+)
+
+// FilterLimits bound one filter. Zero fields take the runtime's defaults:
+// GOMAXPROCS instances, 64 MiB of memory, 100 ms per call, 1 MiB of
+// buffered body, 4 HTTP calls per request.
+type FilterLimits struct {
+	// Instances is the number of long-lived instances.
+	Instances int `yaml:"instances"`
+	// MaxMemoryBytes caps each instance's linear memory (rounded up to
+	// 64 KiB pages).
+	MaxMemoryBytes int64 `yaml:"max_memory_bytes"`
+	// CallDeadline bounds one call into the filter.
+	CallDeadline Duration `yaml:"call_deadline"`
+	// MaxBodyBytes caps the body buffered for a filter that pauses on it.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxHTTPCalls caps proxy_http_call per request.
+	MaxHTTPCalls int `yaml:"max_http_calls"`
 }
 
 // Cache sizes the node's shared response cache. Read at start.

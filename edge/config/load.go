@@ -135,6 +135,19 @@ func (c *Config) resolvePaths(base string) {
 		return filepath.Join(base, p)
 	}
 	c.DataDir = abs(c.DataDir)
+	for ti := range c.Tenants {
+		t := &c.Tenants[ti]
+		for ri := range t.Routes {
+			r := &t.Routes[ri]
+			if len(r.Filters) == 0 {
+				continue
+			}
+			r.Filters = append([]Filter(nil), r.Filters...)
+			for fi := range r.Filters {
+				r.Filters[fi].Module = abs(r.Filters[fi].Module)
+			}
+		}
+	}
 	for i := range c.Listeners {
 		if t := c.Listeners[i].TLS; t != nil {
 			tt := *t

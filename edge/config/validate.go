@@ -222,6 +222,13 @@ func validateRoute(ps *problems, p string, r *Route, domains map[string]bool, po
 			}
 		}
 	}
+	if len(r.Filters) > 0 {
+		names := make(map[string]bool, len(pools))
+		for k := range pools {
+			names[k] = true
+		}
+		validateFilters(ps, p, r.Filters, names)
+	}
 	if rc := r.Cache; rc != nil {
 		if rc.Enabled && r.Upstream == "" {
 			ps.add(p+".cache", "caching needs a route with an upstream")
