@@ -56,7 +56,7 @@ func (dispatcher) OnConfigure(rootID, size uint32) bool {
 		roots[rootID] = root
 	}
 	if factory == nil {
-		Errorf("sdk: configure: no plugin registered: call sdk.Register from main")
+		Errorf("sdk: configure: no plugin registered: call sdk.Register from an init function (main does not run in a c-shared wasm module)")
 		return false
 	}
 	var cfg PluginConfig
@@ -73,7 +73,7 @@ func (dispatcher) OnConfigure(rootID, size uint32) bool {
 		err = errNilPlugin
 	}
 	if err != nil {
-		Errorf("sdk: configure: %v", err)
+		Errorf("plugin configuration refused: %v", err)
 		return false
 	}
 	root.plugin = p

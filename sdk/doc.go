@@ -4,10 +4,15 @@
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o filter.wasm .
 //
-// Its main registers a factory, which the host calls with the plugin's
-// configuration once per plugin (root) context:
+// An init function registers a factory, which the host calls with the
+// plugin's configuration once per plugin (root) context. Register from init,
+// not main: in a -buildmode=c-shared module the host's call to _initialize
+// runs package initialization only, and main never runs (it must exist, and
+// is best left empty):
 //
-//	func main() { sdk.Register(newPlugin) }
+//	func init() { sdk.Register(newPlugin) }
+//
+//	func main() {}
 //
 //	func newPlugin(cfg sdk.PluginConfig) (sdk.Plugin, error) {
 //		var c config

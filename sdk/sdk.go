@@ -28,8 +28,9 @@ const (
 type PluginFactory func(cfg PluginConfig) (Plugin, error)
 
 // Register sets the factory the host's plugin contexts are configured with.
-// Call it from main; a later call replaces the factory for plugins
-// configured afterwards.
+// Call it from an init function: main does not run in a c-shared wasm
+// module. A later call replaces the factory for plugins configured
+// afterwards.
 func Register(f PluginFactory) { factory = f }
 
 // PluginConfig is a plugin's configuration as the host gave it.

@@ -365,7 +365,7 @@ func TestConfig(t *testing.T) {
 			}
 			logged := false
 			for _, e := range h.Logs() {
-				if e.Level == sdk.LevelError && strings.HasPrefix(e.Message, "sdk: configure: ") && strings.Contains(e.Message, tt.wantErr) {
+				if e.Level == sdk.LevelError && strings.HasPrefix(e.Message, "plugin configuration refused: ") && strings.Contains(e.Message, tt.wantErr) {
 					logged = true
 				}
 			}
@@ -382,7 +382,7 @@ func TestConfigureFailures(t *testing.T) {
 		factory sdk.PluginFactory
 		wantErr string
 	}{
-		{"factory error", func(sdk.PluginConfig) (sdk.Plugin, error) { return nil, errors.New("no way") }, "sdk: configure: no way"},
+		{"factory error", func(sdk.PluginConfig) (sdk.Plugin, error) { return nil, errors.New("no way") }, "plugin configuration refused: no way"},
 		{"nil plugin", func(sdk.PluginConfig) (sdk.Plugin, error) { return nil, nil }, "nil Plugin"},
 		{"nothing registered", nil, "no plugin registered"},
 	}
