@@ -87,7 +87,10 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
 	mods := make([]*Module, 0, len(e.modules))
 	for _, m := range e.modules {
-		mods = append(mods, m)
+		if !m.released {
+			m.released = true
+			mods = append(mods, m)
+		}
 	}
 	e.modules = map[[32]byte]*Module{}
 	e.mu.Unlock()
@@ -106,7 +109,7 @@ func (e *Engine) Close(ctx context.Context) error {
 func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 	sum := sha256.Sum256(wasm)
 	e.mu.Lock()
-	if m, ok := e.modules[sum]; ok {
+	if m, ok := e.modules[sum]; ok && !m.released {
 		m.refs++
 		e.mu.Unlock()
 		return m, nil
@@ -121,7 +124,7 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if other, ok := e.modules[sum]; ok { // lost a race: keep the first
+	if other, ok := e.modules[sum]; ok && !other.released { // lost a race: keep the first
 		other.refs++
 		go m.release(context.Background())
 		return other, nil

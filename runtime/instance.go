@@ -74,6 +74,9 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	in.lin = &linearMemory{limit: uint64(p.limits.MemoryPages) * 65536, exceeded: &in.memOver}
 	in.callLimit.Store(int64(p.limits.CallDeadline))
 
+	m.snapMu.Lock()
+	in.lin.snap = m.snap
+	m.snapMu.Unlock()
 	actx := experimental.WithMemoryAllocator(in.ctx, in.lin)
 	logw := &guestLog{p: p}
 	cfg := wazero.NewModuleConfig().
@@ -84,9 +87,11 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 		WithRandSource(cryptoRand{}).
 		WithStdout(logw.stream(false)).
 		WithStderr(logw.stream(true))
+	m.ref(func() { m.live++ })
 	mod, err := m.rt.InstantiateModule(actx, m.cm, cfg)
 	if err != nil {
 		in.lin.unmap()
+		m.unref(func() { m.live-- })
 		return nil, fmt.Errorf("runtime: instantiate %q: %w", p.name, err)
 	}
 	in.mod = mod
@@ -140,22 +145,34 @@ func (in *instance) initialise() error {
 	snap := m.snap
 	m.snapMu.Unlock()
 	if snap != nil {
-		if err := snap.restore(in.mod, m.globals); err != nil {
+		if err := snap.restore(in.mod, m.globals, in.lin.mapped && in.lin.snap == snap); err != nil {
 			return &FilterError{Plugin: in.p.name, Kind: Trap, Callback: "snapshot restore", Err: err}
 		}
 		return nil
 	}
-	if m.initFn == "" {
-		return nil
-	}
 	var pristine []byte
-	if m.canSnapshot {
+	if m.stripped {
+		m.snapMu.Lock()
+		segs := m.segs
+		m.snapMu.Unlock()
+		for i, sg := range segs {
+			if !in.mem.Write(sg.Offset, sg.Data) {
+				return &FilterError{Plugin: in.p.name, Kind: Trap, Callback: "instantiate",
+					Err: fmt.Errorf("data segment %d (%d bytes at %d) is outside memory", i, len(sg.Data), sg.Offset)}
+			}
+		}
+	} else if m.canSnapshot {
 		pristine = pristineCopy(in.mem)
+	}
+	if m.initFn == "" && !m.canSnapshot {
+		return nil
 	}
 	in.callLimit.Store(int64(in.p.limits.InitDeadline))
 	defer in.callLimit.Store(int64(in.p.limits.CallDeadline))
-	if _, err := in.call(m.initFn, in.mod.ExportedFunction(m.initFn), 0); err != nil {
-		return err
+	if m.initFn != "" {
+		if _, err := in.call(m.initFn, in.mod.ExportedFunction(m.initFn), 0); err != nil {
+			return err
+		}
 	}
 	if m.hasMain {
 		if _, err := in.call("main", in.mod.ExportedFunction("main"), 2); err != nil {
@@ -165,6 +182,9 @@ func (in *instance) initialise() error {
 	if m.canSnapshot {
 		s, err := takeSnapshot(in.mod, pristine, m.globals)
 		if err != nil {
+			if m.stripped {
+				return &FilterError{Plugin: in.p.name, Kind: Trap, Callback: "snapshot", Err: err}
+			}
 			in.p.log.Warn("runtime: no snapshot, instances will initialise from scratch", "err", err)
 			m.snapMu.Lock()
 			m.canSnapshot = false
@@ -174,6 +194,7 @@ func (in *instance) initialise() error {
 		m.snapMu.Lock()
 		if m.snap == nil {
 			m.snap = s
+			m.segs = nil
 		}
 		m.snapMu.Unlock()
 	}
@@ -300,6 +321,8 @@ func (in *instance) closeLocked() {
 	_ = in.mod.Close(context.Background())
 	in.lin.unmap()
 	in.mem = nil
+	m := in.p.m
+	m.unref(func() { m.live-- })
 }
 
 // setEffective makes s (nil: the root context) the context host functions

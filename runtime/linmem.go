@@ -14,6 +14,8 @@ type linearMemory struct {
 	buf      []byte
 	err      error
 	exceeded *atomic.Bool
+	snap     *snapshot // map this snapshot's file copy-on-write, if any
+	mapped   bool
 }
 
 // Allocate implements experimental.MemoryAllocator.
@@ -31,6 +33,9 @@ func (l *linearMemory) Allocate(capacity, max uint64) experimental.LinearMemory 
 		b = make([]byte, capacity)
 	}
 	l.buf = b
+	if s := l.snap; s != nil && s.fd >= 0 && err == nil && uint64(s.size) <= size && s.size > 0 {
+		l.mapped = mapSnapshot(b, s.fd, int(s.size)) == nil
+	}
 	return l
 }
 

@@ -31,11 +31,15 @@ type Module struct {
 	hasMain bool
 	minMem  uint32 // pages the module's memory starts with
 
-	refs int // guarded by eng.mu
+	refs     int  // Compile callers and plugins holding it; guarded by eng.mu
+	live     int  // instances not yet closed; guarded by eng.mu
+	released bool // guarded by eng.mu
 
 	snapMu      sync.Mutex
 	canSnapshot bool
 	snap        *snapshot
+	stripped    bool              // data segments are the host's to write
+	segs        []wasmbin.Segment // until the first snapshot is taken
 }
 
 // ABI returns the ABI marker the module exports.
@@ -44,27 +48,47 @@ func (m *Module) ABI() string { return m.abi }
 // Hash returns the hex sha256 of the module's bytes.
 func (m *Module) Hash() string { return fmt.Sprintf("%x", m.hash) }
 
-// Close releases the module once no caller of Compile holds it. Plugins
-// already built from it keep working until they are closed.
+// Close releases the module once no caller of Compile and no plugin holds
+// it and its last instance has closed. Plugins built from it keep working
+// until they are closed.
 func (m *Module) Close(ctx context.Context) error {
-	e := m.eng
-	e.mu.Lock()
-	m.refs--
-	last := m.refs == 0
-	if last {
-		delete(e.modules, m.hash)
-	}
-	e.mu.Unlock()
-	if last {
-		m.release(ctx)
-	}
+	m.unref(func() { m.refs-- })
 	return nil
 }
 
+// unref applies change under the engine lock and releases the module's
+// runtime when nothing uses it any more.
+func (m *Module) unref(change func()) {
+	e := m.eng
+	e.mu.Lock()
+	change()
+	last := m.refs <= 0 && m.live <= 0 && !m.released
+	if m.refs <= 0 && e.modules[m.hash] == m {
+		delete(e.modules, m.hash)
+	}
+	if last {
+		m.released = true
+	}
+	e.mu.Unlock()
+	if last {
+		m.release(context.Background())
+	}
+}
+
+func (m *Module) ref(change func()) {
+	m.eng.mu.Lock()
+	change()
+	m.eng.mu.Unlock()
+}
+
 func (m *Module) release(ctx context.Context) {
-	// Compiled code stays alive while instances use it: wazero refcounts
-	// it internally, so closing here only drops our handle.
 	m.rt.Close(ctx)
+	m.snapMu.Lock()
+	if m.snap != nil && m.snap.fd >= 0 {
+		closeSnapshotFile(m.snap.fd)
+		m.snap.fd = -1
+	}
+	m.snapMu.Unlock()
 }
 
 // callbackSigs are the signatures of the guest exports the host calls;
@@ -120,8 +144,14 @@ func (s sig) matches(params, results []api.ValueType) bool {
 // compileModule does the work of Engine.Compile.
 func compileModule(ctx context.Context, e *Engine, wasm []byte, sum [32]byte, seq uint64) (*Module, error) {
 	bin, globals, rewriteErr := wasmbin.ExportMutableGlobals(wasm, globalPrefix)
+	var segs []wasmbin.Segment
+	stripped := false
 	if rewriteErr != nil {
 		bin = wasm // wazero gives the precise error if the module is invalid
+	} else if out, s, err := wasmbin.StripData(bin); err == nil {
+		// Instances start from a snapshot of memory; the host writes
+		// the data segments once, for the first.
+		bin, segs, stripped = out, s, true
 	}
 	// Each module gets its own wazero runtime (they share the compilation
 	// cache), so its "env" host module can be shaped to its imports.
@@ -135,12 +165,12 @@ func compileModule(ctx context.Context, e *Engine, wasm []byte, sum [32]byte, se
 		rt.Close(ctx)
 		return nil, fmt.Errorf("runtime: invalid WebAssembly module: %w", err)
 	}
-	m := &Module{eng: e, rt: rt, hash: sum, cm: cm, globals: globals}
+	m := &Module{eng: e, rt: rt, hash: sum, cm: cm, globals: globals, segs: segs, stripped: stripped}
 	if err := m.check(ctx, seq); err != nil {
 		m.release(ctx)
 		return nil, err
 	}
-	m.canSnapshot = rewriteErr == nil && m.initFn != ""
+	m.canSnapshot = rewriteErr == nil
 	return m, nil
 }
 
@@ -197,7 +227,7 @@ func (m *Module) check(ctx context.Context, seq uint64) error {
 		m.minMem = mem.Min()
 	}
 
-	wasi := m.rt.Module("wasi_snapshot_preview1")
+	wasi := m.rt.Module("wasi_snapshot_preview1").ExportedFunctionDefinitions()
 	b := m.rt.NewHostModuleBuilder("env")
 	seen := map[string]bool{}
 	for _, def := range m.cm.ImportedFunctions() {
@@ -221,7 +251,7 @@ func (m *Module) check(ctx context.Context, seq uint64) error {
 				WithGoModuleFunction(unimplemented(def.ResultTypes()), def.ParamTypes(), def.ResultTypes()).
 				WithName(name).Export(name)
 		case "wasi_snapshot_preview1":
-			if wasi.ExportedFunction(name) == nil {
+			if _, ok := wasi[name]; !ok {
 				return fmt.Errorf("runtime: module imports unknown WASI function %s", name)
 			}
 		default:

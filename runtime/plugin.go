@@ -116,8 +116,10 @@ func (e *Engine) NewPlugin(ctx context.Context, m *Module, cfg PluginConfig) (*P
 	}
 	p := &Plugin{m: m, cfg: cfg, name: cfg.Name, limits: lim, log: log}
 	p.slots = make([]*instance, lim.Instances)
+	m.ref(func() { m.refs++ })
 	in, err := p.newInstance(ctx)
 	if err != nil {
+		m.unref(func() { m.refs-- })
 		return nil, err
 	}
 	p.slots[0] = in
@@ -147,6 +149,10 @@ func (p *Plugin) Crashes() int64 { return p.crashes.Load() }
 // now, busy ones when their last stream ends.
 func (p *Plugin) Close(ctx context.Context) error {
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
 	p.closed = true
 	slots := p.slots
 	p.slots = nil
@@ -162,6 +168,7 @@ func (p *Plugin) Close(ctx context.Context) error {
 		}
 		in.mu.Unlock()
 	}
+	p.m.unref(func() { p.m.refs-- })
 	return nil
 }
 

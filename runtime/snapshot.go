@@ -20,6 +20,7 @@ type snapshot struct {
 	size    uint32
 	chunks  []chunk
 	globals []uint64
+	fd      int // memory file instances map copy-on-write; -1: copy chunks
 }
 
 type chunk struct {
@@ -44,7 +45,7 @@ func takeSnapshot(mod api.Module, pristine []byte, globals []string) (*snapshot,
 		return nil, fmt.Errorf("runtime: snapshot: module has no exported memory")
 	}
 	cur, _ := mem.Read(0, mem.Size())
-	s := &snapshot{size: mem.Size()}
+	s := &snapshot{size: mem.Size(), fd: -1}
 	var zero [snapPage]byte
 	var run *chunk
 	for off := 0; off < len(cur); off += snapPage {
@@ -75,18 +76,25 @@ func takeSnapshot(mod api.Module, pristine []byte, globals []string) (*snapshot,
 		}
 		s.globals = append(s.globals, g.Get())
 	}
+	if fd, err := newSnapshotFile(s.size, s.chunks); err == nil {
+		s.fd = fd
+	}
 	return s, nil
 }
 
-// restore writes the snapshot into a freshly instantiated module.
-func (s *snapshot) restore(mod api.Module, globals []string) error {
+// restore writes the snapshot into a freshly instantiated module; mapped
+// says its memory already maps the snapshot file.
+func (s *snapshot) restore(mod api.Module, globals []string, mapped bool) error {
 	mem := mod.Memory()
 	if cur := mem.Size(); cur < s.size {
 		if _, ok := mem.Grow((s.size - cur) / 65536); !ok {
-			return fmt.Errorf("runtime: snapshot: cannot grow memory to %d bytes", s.size)
+			return fmt.Errorf("runtime: snapshot: the module's initialised memory (%d bytes) is over the plugin's limit", s.size)
 		}
 	}
 	for _, c := range s.chunks {
+		if mapped {
+			break
+		}
 		if !mem.Write(c.off, c.data) {
 			return fmt.Errorf("runtime: snapshot: write at %d failed", c.off)
 		}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"reflect"
 	"sync"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/wedgeproxy/wedge/edge/control"
 	"github.com/wedgeproxy/wedge/edge/listen"
 	"github.com/wedgeproxy/wedge/edge/proxy"
+	"github.com/wedgeproxy/wedge/runtime"
 )
 
 // Node is a running edge node.
@@ -33,6 +35,7 @@ type Node struct {
 	certs   []*listen.Certs // per listener; nil for plain ones
 
 	listeners []config.Listener // node layer, fixed at New
+	wasm      *runtime.Engine
 
 	mu  sync.Mutex
 	cfg *config.Config // the configuration in force
@@ -48,8 +51,21 @@ func New(cfg *config.Config, log *slog.Logger, adminToken string) (*Node, error)
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n := &Node{log: log, proxy: proxy.New(c), cache: c, cfg: cfg, listeners: cfg.Listeners}
+	dataDir := cfg.DataDir
+	if dataDir == "" {
+		dataDir = config.DefaultDataDir
+	}
+	n.wasm, err = runtime.NewEngine(context.Background(), runtime.Config{
+		CacheDir: filepath.Join(dataDir, "wasm-cache"),
+		Logger:   log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	n.proxy.UseFilters(proxy.Filters{Engine: n.wasm, Logger: log})
 	snap, err := n.proxy.Build(cfg.Tenants)
 	if err != nil {
+		n.wasm.Close(context.Background())
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n.proxy.Swap(snap)
@@ -246,5 +262,6 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	if c := n.proxy.CloseHijacked(); c > 0 {
 		n.log.Info("closed upgraded connections", "count", c)
 	}
+	n.wasm.Close(context.Background())
 	return errors.Join(errs...)
 }

@@ -8,6 +8,7 @@ package proxy
 
 import (
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/wedgeproxy/wedge/edge/config"
 	"github.com/wedgeproxy/wedge/edge/route"
 	"github.com/wedgeproxy/wedge/edge/upstream"
+	"github.com/wedgeproxy/wedge/runtime"
 )
 
 // action is a route's compiled behaviour.
@@ -25,16 +27,18 @@ type action interface {
 // Server serves requests on the current snapshot. The zero value is not
 // usable; call New.
 type Server struct {
-	snap  atomic.Pointer[Snapshot]
-	mu    sync.Mutex // serialises Build and Swap
-	conns hijacked
-	cache *cache.Cache // nil: routes' cache settings are ignored
+	snap    atomic.Pointer[Snapshot]
+	mu      sync.Mutex // serialises Build and Swap
+	conns   hijacked
+	cache   *cache.Cache // nil: routes' cache settings are ignored
+	filters Filters
 }
 
 // Snapshot is an immutable, compiled tenant configuration.
 type Snapshot struct {
-	table *route.Table[action]
-	pools map[poolKey]*upstream.Pool
+	table   *route.Table[action]
+	pools   map[poolKey]*upstream.Pool
+	plugins map[pluginKey]*runtime.Plugin
 }
 
 type poolKey struct{ tenant, name string }
@@ -45,8 +49,16 @@ type poolKey struct{ tenant, name string }
 func New(c *cache.Cache) *Server {
 	s := &Server{cache: c}
 	empty, _ := route.Build[action](nil, nil)
-	s.snap.Store(&Snapshot{table: empty, pools: map[poolKey]*upstream.Pool{}})
+	s.snap.Store(&Snapshot{table: empty, pools: map[poolKey]*upstream.Pool{}, plugins: map[pluginKey]*runtime.Plugin{}})
 	return s
+}
+
+// UseFilters sets what runs routes' Wasm filters. Call it before the
+// first Build.
+func (s *Server) UseFilters(f Filters) {
+	s.mu.Lock()
+	s.filters = f
+	s.mu.Unlock()
 }
 
 // Build compiles tenants (already validated) into a snapshot. Upstream
@@ -57,7 +69,7 @@ func (s *Server) Build(tenants []config.Tenant) (*Snapshot, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur := s.snap.Load()
-	snap := &Snapshot{pools: map[poolKey]*upstream.Pool{}}
+	snap := &Snapshot{pools: map[poolKey]*upstream.Pool{}, plugins: map[pluginKey]*runtime.Plugin{}}
 	for ti := range tenants {
 		t := &tenants[ti]
 		for ui := range t.Upstreams {
@@ -70,38 +82,72 @@ func (s *Server) Build(tenants []config.Tenant) (*Snapshot, error) {
 			}
 		}
 	}
+	filters, err := s.buildFilters(tenants, cur, snap)
+	if err != nil {
+		s.discard(snap, cur)
+		return nil, err
+	}
+	index := make(map[string]int, len(tenants))
+	for i := range tenants {
+		index[tenants[i].Name] = i
+	}
 	table, err := route.Build(tenants, func(t *config.Tenant, i int) (action, error) {
-		rc := &t.Routes[i]
-		if rc.Respond != nil {
-			return newRespond(rc.Respond), nil
+		a, err := s.buildAction(t, i, snap)
+		if fs := filters[index[t.Name]][i]; err == nil && len(fs) > 0 {
+			name := t.Routes[i].Name
+			if name == "" {
+				name = strconv.Itoa(i)
+			}
+			a = &filtered{filters: fs, next: a, tenant: t.Name, route: name, pool: t.Routes[i].Upstream}
 		}
-		pool := snap.pools[poolKey{t.Name, rc.Upstream}]
-		to := rc.Timeouts.WithDefaults()
-		ut := upstream.Timeouts{Connect: to.Connect.D(), ResponseHeader: to.ResponseHeader.D()}
-		fwd := &forward{pool: pool, timeouts: ut, request: to.Request.D(), conns: &s.conns}
-		if rc.Cache == nil || !rc.Cache.Enabled || s.cache == nil {
-			return fwd, nil
-		}
-		switch {
-		case rc.Cache.Key.IgnoreQuery:
-			fwd.query = queryDrop
-		case rc.Cache.Key.SortQuery:
-			fwd.query = querySort
-		}
-		return &cachedForward{c: s.cache, tenant: t.Name, fwd: fwd, policy: cache.Policy{
-			Partition:      "pool:" + rc.Upstream,
-			DefaultTTL:     rc.Cache.DefaultTTL.D(),
-			IgnoreQuery:    rc.Cache.Key.IgnoreQuery,
-			SortQuery:      rc.Cache.Key.SortQuery,
-			CacheSetCookie: rc.Cache.CacheSetCookie,
-			MaxObjectBytes: rc.Cache.MaxObjectBytes,
-		}}, nil
+		return a, err
 	})
 	if err != nil {
+		s.discard(snap, cur)
 		return nil, err
 	}
 	snap.table = table
 	return snap, nil
+}
+
+// discard closes what a failed Build started that the current snapshot
+// does not use.
+func (s *Server) discard(snap, cur *Snapshot) {
+	closeUnused(snap, cur)
+	for k, p := range snap.pools {
+		if cur.pools[k] != p {
+			p.Close()
+		}
+	}
+}
+
+// buildAction compiles route i of t (its filters aside).
+func (s *Server) buildAction(t *config.Tenant, i int, snap *Snapshot) (action, error) {
+	rc := &t.Routes[i]
+	if rc.Respond != nil {
+		return newRespond(rc.Respond), nil
+	}
+	pool := snap.pools[poolKey{t.Name, rc.Upstream}]
+	to := rc.Timeouts.WithDefaults()
+	ut := upstream.Timeouts{Connect: to.Connect.D(), ResponseHeader: to.ResponseHeader.D()}
+	fwd := &forward{pool: pool, timeouts: ut, request: to.Request.D(), conns: &s.conns}
+	if rc.Cache == nil || !rc.Cache.Enabled || s.cache == nil {
+		return fwd, nil
+	}
+	switch {
+	case rc.Cache.Key.IgnoreQuery:
+		fwd.query = queryDrop
+	case rc.Cache.Key.SortQuery:
+		fwd.query = querySort
+	}
+	return &cachedForward{c: s.cache, tenant: t.Name, fwd: fwd, policy: cache.Policy{
+		Partition:      "pool:" + rc.Upstream,
+		DefaultTTL:     rc.Cache.DefaultTTL.D(),
+		IgnoreQuery:    rc.Cache.Key.IgnoreQuery,
+		SortQuery:      rc.Cache.Key.SortQuery,
+		CacheSetCookie: rc.Cache.CacheSetCookie,
+		MaxObjectBytes: rc.Cache.MaxObjectBytes,
+	}}, nil
 }
 
 // Swap makes snap the snapshot that new requests are served on. Requests
@@ -116,6 +162,7 @@ func (s *Server) Swap(snap *Snapshot) {
 			p.Close()
 		}
 	}
+	closeUnused(old, snap)
 }
 
 // CloseHijacked closes the connections taken over by protocol switches

@@ -1,0 +1,282 @@
+package proxy
+
+import (
+	"encoding/binary"
+	"net"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
+
+	"github.com/wedgeproxy/wedge/runtime"
+)
+
+// requestMap is the request's Proxy-Wasm header map, over the request
+// itself: a filter edits what goes upstream in place. Pseudo-headers map
+// to the method, path, host and scheme.
+type requestMap struct {
+	r   *http.Request
+	tls bool
+}
+
+func (m *requestMap) pseudo(key string) (string, bool) {
+	switch key {
+	case ":method":
+		return m.r.Method, true
+	case ":path":
+		return m.r.URL.RequestURI(), true
+	case ":authority":
+		return m.r.Host, true
+	case ":scheme":
+		if m.tls {
+			return "https", true
+		}
+		return "http", true
+	}
+	return "", false
+}
+
+func (m *requestMap) Get(key string) (string, bool) {
+	if strings.HasPrefix(key, ":") {
+		return m.pseudo(key)
+	}
+	return headerGet(m.r.Header, key)
+}
+
+func (m *requestMap) Range(fn func(k, v string) bool) {
+	for _, k := range [...]string{":authority", ":path", ":method", ":scheme"} {
+		v, _ := m.pseudo(k)
+		if !fn(k, v) {
+			return
+		}
+	}
+	headerRange(m.r.Header, fn)
+}
+
+func (m *requestMap) Add(key, value string) {
+	if strings.HasPrefix(key, ":") {
+		m.Set(key, value)
+		return
+	}
+	m.r.Header.Add(key, value)
+}
+
+func (m *requestMap) Set(key, value string) {
+	switch key {
+	case ":method":
+		m.r.Method = value
+	case ":path":
+		if u, err := m.r.URL.Parse(value); err == nil && strings.HasPrefix(value, "/") {
+			m.r.URL.Path, m.r.URL.RawPath, m.r.URL.RawQuery = u.Path, u.RawPath, u.RawQuery
+		}
+	case ":authority":
+		m.r.Host = value
+	case ":scheme":
+	default:
+		m.r.Header.Set(key, value)
+	}
+}
+
+func (m *requestMap) Del(key string) {
+	if !strings.HasPrefix(key, ":") {
+		m.r.Header.Del(key)
+	}
+}
+
+// responseMap is the response's header map, over the writer's headers
+// before they are sent, with ":status".
+type responseMap struct {
+	h      http.Header
+	status *int
+}
+
+func (m *responseMap) Get(key string) (string, bool) {
+	if key == ":status" {
+		return strconv.Itoa(*m.status), true
+	}
+	return headerGet(m.h, key)
+}
+
+func (m *responseMap) Range(fn func(k, v string) bool) {
+	if !fn(":status", strconv.Itoa(*m.status)) {
+		return
+	}
+	headerRange(m.h, fn)
+}
+
+func (m *responseMap) Add(key, value string) {
+	if key == ":status" {
+		m.Set(key, value)
+		return
+	}
+	m.h.Add(key, value)
+}
+
+func (m *responseMap) Set(key, value string) {
+	if key == ":status" {
+		if n, err := strconv.Atoi(value); err == nil && n >= 100 && n <= 599 {
+			*m.status = n
+		}
+		return
+	}
+	m.h.Set(key, value)
+}
+
+func (m *responseMap) Del(key string) {
+	if key != ":status" {
+		m.h.Del(key)
+	}
+}
+
+func headerGet(h http.Header, key string) (string, bool) {
+	vv := h[textproto.CanonicalMIMEHeaderKey(key)]
+	if len(vv) == 0 {
+		return "", false
+	}
+	return vv[0], true
+}
+
+// headerRange lists h with lower-case names, as HTTP/2 and Proxy-Wasm
+// spell them.
+func headerRange(h http.Header, fn func(k, v string) bool) {
+	for k, vv := range h {
+		lk := lower(k)
+		for _, v := range vv {
+			if !fn(lk, v) {
+				return
+			}
+		}
+	}
+}
+
+// lower lower-cases an ASCII header name, without allocating when it is
+// lower-case already.
+func lower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
+
+// streamHost is what one request's streams see: header maps and Envoy's
+// attribute names as properties.
+type streamHost struct {
+	req    requestMap
+	resp   *responseMap
+	l      *Listener
+	tenant string
+	route  string
+	pool   string
+}
+
+func (h *streamHost) HeaderMap(k runtime.HeaderKind) runtime.HeaderMap {
+	switch k {
+	case runtime.RequestHeaders:
+		return &h.req
+	case runtime.ResponseHeaders:
+		if h.resp != nil {
+			return h.resp
+		}
+	}
+	return nil
+}
+
+// Property answers Envoy's attributes (strings as bytes, numbers as 8-byte
+// little-endian integers, as Envoy serialises them).
+func (h *streamHost) Property(path []string) ([]byte, bool) {
+	r := h.req.r
+	if len(path) == 0 {
+		return nil, false
+	}
+	str := func(s string) ([]byte, bool) { return []byte(s), true }
+	num := func(n int64) ([]byte, bool) { return binary.LittleEndian.AppendUint64(nil, uint64(n)), true }
+	switch path[0] {
+	case "request":
+		if len(path) == 3 && path[1] == "headers" {
+			v, ok := headerGet(r.Header, path[2])
+			return []byte(v), ok
+		}
+		if len(path) != 2 {
+			return nil, false
+		}
+		switch path[1] {
+		case "path":
+			return str(r.URL.RequestURI())
+		case "url_path":
+			return str(r.URL.Path)
+		case "host":
+			return str(r.Host)
+		case "method":
+			return str(r.Method)
+		case "scheme":
+			v, _ := h.req.pseudo(":scheme")
+			return str(v)
+		case "query":
+			return str(r.URL.RawQuery)
+		case "protocol":
+			return str(r.Proto)
+		case "useragent":
+			return str(r.UserAgent())
+		case "referer":
+			return str(r.Referer())
+		case "id":
+			return str(r.Header.Get("X-Request-Id"))
+		case "size":
+			return num(r.ContentLength)
+		}
+	case "source", "destination":
+		addr := r.RemoteAddr
+		if path[0] == "destination" {
+			if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+				addr = la.String()
+			}
+		}
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil || len(path) != 2 {
+			return nil, false
+		}
+		switch path[1] {
+		case "address":
+			return str(addr)
+		case "port":
+			n, _ := strconv.Atoi(port)
+			return num(int64(n))
+		case "ip":
+			return str(host)
+		}
+	case "connection":
+		if len(path) == 2 && path[1] == "tls_version" && r.TLS != nil {
+			return str(tlsVersion(r.TLS.Version))
+		}
+	case "response":
+		if h.resp == nil || len(path) < 2 {
+			return nil, false
+		}
+		switch {
+		case path[1] == "code":
+			return num(int64(*h.resp.status))
+		case path[1] == "headers" && len(path) == 3:
+			v, ok := headerGet(h.resp.h, path[2])
+			return []byte(v), ok
+		}
+	case "route_name":
+		return str(h.route)
+	case "cluster_name":
+		return str(h.pool)
+	case "tenant":
+		return str(h.tenant)
+	}
+	return nil, false
+}
+
+func tlsVersion(v uint16) string {
+	switch v {
+	case 0x0304:
+		return "TLSv1.3"
+	case 0x0303:
+		return "TLSv1.2"
+	}
+	return "TLSv1.x"
+}

@@ -1,0 +1,136 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/wedgeproxy/wedge/edge/config"
+	"github.com/wedgeproxy/wedge/runtime"
+)
+
+// pluginKey identifies a started filter: the same tenant, name, module
+// bytes, configuration, limits and call allow-list make the same plugin,
+// which a new snapshot keeps rather than restarting.
+type pluginKey struct {
+	tenant, name, hash, config, limits, calls string
+}
+
+// filterRef is one filter of a route, ready to serve.
+type filterRef struct {
+	name     string
+	plugin   *runtime.Plugin
+	failOpen bool
+}
+
+// Filters configures Wasm filters for a Server.
+type Filters struct {
+	// Engine runs the filters. Nil: a route with filters is refused.
+	Engine *runtime.Engine
+	// Logger receives the filters' log lines, tagged with tenant and
+	// filter.
+	Logger *slog.Logger
+}
+
+// buildFilters starts (or keeps from cur) every filter of every route.
+// It returns all problems at once, each naming the route and filter.
+func (s *Server) buildFilters(tenants []config.Tenant, cur, snap *Snapshot) ([][][]*filterRef, error) {
+	var errs []error
+	out := make([][][]*filterRef, len(tenants))
+	modules := map[string][]byte{} // path -> bytes read once per build
+	for ti := range tenants {
+		t := &tenants[ti]
+		out[ti] = make([][]*filterRef, len(t.Routes))
+		for ri := range t.Routes {
+			for fi := range t.Routes[ri].Filters {
+				f := &t.Routes[ri].Filters[fi]
+				path := fmt.Sprintf("tenants[%d].routes[%d].filters[%d]", ti, ri, fi)
+				ref, err := s.startFilter(t, f, modules, cur, snap)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s (filter %q): %w", path, f.Name, err))
+					continue
+				}
+				out[ti][ri] = append(out[ti][ri], ref)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+func (s *Server) startFilter(t *config.Tenant, f *config.Filter, modules map[string][]byte, cur, snap *Snapshot) (*filterRef, error) {
+	if s.filters.Engine == nil {
+		return nil, errors.New("proxy: this node runs no WebAssembly engine")
+	}
+	bin, ok := modules[f.Module]
+	if !ok {
+		b, err := os.ReadFile(f.Module)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: read module: %w", err)
+		}
+		bin = b
+		modules[f.Module] = b
+	}
+	lim := runtime.Limits{
+		Instances:    f.Limits.Instances,
+		MemoryPages:  uint32((f.Limits.MaxMemoryBytes + 65535) / 65536),
+		CallDeadline: f.Limits.CallDeadline.D(),
+		BodyBytes:    int(f.Limits.MaxBodyBytes),
+		HTTPCalls:    f.Limits.MaxHTTPCalls,
+	}
+	calls := slices.Clone(f.HTTPUpstreams)
+	slices.Sort(calls)
+	key := pluginKey{
+		tenant: t.Name, name: f.Name, hash: runtime.Hash(bin), config: string(f.Config),
+		limits: fmt.Sprintf("%+v", lim), calls: strings.Join(calls, "\x00"),
+	}
+	ref := &filterRef{name: f.Name, failOpen: f.FailureMode == config.FailOpen}
+	if p, ok := snap.plugins[key]; ok {
+		ref.plugin = p
+		return ref, nil
+	}
+	if p, ok := cur.plugins[key]; ok {
+		snap.plugins[key] = p
+		ref.plugin = p
+		return ref, nil
+	}
+	ctx := context.Background()
+	m, err := s.filters.Engine.Compile(ctx, bin)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close(ctx) // the plugin holds its own reference
+	log := s.filters.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p, err := s.filters.Engine.NewPlugin(ctx, m, runtime.PluginConfig{
+		Name:      f.Name,
+		Namespace: t.Name,
+		Config:    []byte(f.Config),
+		Limits:    lim,
+		Logger:    log.With("tenant", t.Name, "filter", f.Name),
+		HTTP:      &poolCaller{tenant: t.Name, allowed: calls, srv: s, timeout: 5 * time.Second},
+	})
+	if err != nil {
+		return nil, err
+	}
+	snap.plugins[key] = p
+	return ref, nil
+}
+
+// closeUnused closes the plugins of snap that keep does not use.
+func closeUnused(snap, keep *Snapshot) {
+	for k, p := range snap.plugins {
+		if keep == nil || keep.plugins[k] != p {
+			p.Close(context.Background())
+		}
+	}
+}

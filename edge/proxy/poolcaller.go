@@ -1,0 +1,84 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wedgeproxy/wedge/edge/upstream"
+	"github.com/wedgeproxy/wedge/runtime"
+)
+
+// maxCallResponse bounds the body of a filter's HTTP call response.
+const maxCallResponse = 1 << 20
+
+// poolCaller serves a filter's proxy_http_call with the tenant's pools
+// the filter is allowed to call.
+type poolCaller struct {
+	tenant  string
+	allowed []string
+	srv     *Server
+	timeout time.Duration
+}
+
+func (p *poolCaller) Allowed(name string) bool { return slices.Contains(p.allowed, name) }
+
+func (p *poolCaller) Call(ctx context.Context, name string, req *runtime.HTTPRequest) (*runtime.HTTPResponse, error) {
+	pool := p.srv.snap.Load().pools[poolKey{p.tenant, name}]
+	if pool == nil {
+		return nil, fmt.Errorf("proxy: pool %q is not defined", name)
+	}
+	method, _ := req.Headers.Get(":method")
+	path, _ := req.Headers.Get(":path")
+	authority, _ := req.Headers.Get(":authority")
+	u, err := url.ParseRequestURI(path)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: http call path: %w", err)
+	}
+	u.Scheme, u.Host = "http", "upstream"
+	out := &http.Request{Method: method, URL: u, Host: authority, Header: http.Header{},
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
+	for _, kv := range req.Headers {
+		if !strings.HasPrefix(kv[0], ":") {
+			out.Header.Add(kv[0], kv[1])
+		}
+	}
+	if len(req.Body) > 0 {
+		out.Body = io.NopCloser(bytes.NewReader(req.Body))
+		out.ContentLength = int64(len(req.Body))
+	}
+	out = out.WithContext(ctx)
+	resp, _, err := pool.Forward(ctx, out, upstream.Timeouts{Connect: p.timeout, ResponseHeader: p.timeout})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxCallResponse+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > maxCallResponse {
+		return nil, errors.New("proxy: http call response is larger than 1 MiB")
+	}
+	res := &runtime.HTTPResponse{Body: body}
+	res.Headers = append(res.Headers, [2]string{":status", strconv.Itoa(resp.StatusCode)})
+	for k, vv := range resp.Header {
+		for _, v := range vv {
+			res.Headers = append(res.Headers, [2]string{lower(k), v})
+		}
+	}
+	for k, vv := range resp.Trailer {
+		for _, v := range vv {
+			res.Trailers = append(res.Trailers, [2]string{lower(k), v})
+		}
+	}
+	return res, nil
+}

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package runtime
+
+import "errors"
+
+func newSnapshotFile(uint32, []chunk) (int, error) { return -1, errors.ErrUnsupported }
+
+func mapSnapshot([]byte, int, int) error { return errors.ErrUnsupported }
+
+func closeSnapshotFile(int) {}
