@@ -2,7 +2,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test vet fmt-check bench fuzz clean
+.PHONY: all build run test vet fmt-check bench fuzz clean wat wat-deps
 
 all: build
 
@@ -18,7 +18,7 @@ run: build
 	./bin/wedge serve --config examples/quickstart/wedge.yaml
 
 ## test: format and vet checks, then every test with the race detector
-test: fmt-check vet
+test: fmt-check vet wat
 	$(GO) test -race -timeout 20m ./...
 
 vet:
@@ -27,6 +27,19 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## wat: the hand-written Proxy-Wasm test modules, runtime/testdata/wat/*.wat -> bin/wat/*.wasm (installs wabt if missing)
+WAT_SRC := $(wildcard runtime/testdata/wat/*.wat)
+WAT_BIN := $(patsubst runtime/testdata/wat/%.wat,bin/wat/%.wasm,$(WAT_SRC))
+
+wat: $(WAT_BIN)
+
+wat-deps:
+	@bash scripts/deps.sh
+
+bin/wat/%.wasm: runtime/testdata/wat/%.wat | wat-deps
+	@mkdir -p bin/wat
+	wat2wasm $< -o $@
 
 ## bench: Go benchmarks, then wedge vs nginx vs Caddy on loopback (installs them with apt-get)
 bench:
