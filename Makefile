@@ -2,7 +2,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test vet fmt-check bench fuzz clean wat wat-deps
+.PHONY: all build run test vet fmt-check bench fuzz clean wat wat-deps filters sdk-test
 
 all: build
 
@@ -18,7 +18,7 @@ run: build
 	./bin/wedge serve --config examples/quickstart/wedge.yaml
 
 ## test: format and vet checks, then every test with the race detector
-test: fmt-check vet wat
+test: fmt-check vet wat filters sdk-test
 	$(GO) test -race -timeout 20m ./...
 
 vet:
@@ -27,6 +27,20 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## filters: every filters/<name>/ main package -> bin/filters/<name>.wasm (standard Go, wasip1 reactor)
+filters:
+	@mkdir -p bin/filters
+	@set -e; cd filters; \
+	for pkg in $$(GOOS=wasip1 GOARCH=wasm $(GO) list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./...); do \
+		name=$$(basename $$pkg); echo "filters: bin/filters/$$name.wasm"; \
+		GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o ../bin/filters/$$name.wasm $$pkg; \
+	done
+
+## sdk-test: the sdk and filters modules (their own go.mod): vet for both targets, native tests with the race detector
+sdk-test:
+	cd sdk && $(GO) vet ./... && GOOS=wasip1 GOARCH=wasm $(GO) vet ./... && $(GO) test -race ./...
+	cd filters && $(GO) vet ./... && GOOS=wasip1 GOARCH=wasm $(GO) vet ./... && $(GO) test -race ./...
 
 ## wat: the hand-written Proxy-Wasm test modules, runtime/testdata/wat/*.wat -> bin/wat/*.wasm (installs wabt if missing)
 WAT_SRC := $(wildcard runtime/testdata/wat/*.wat)
