@@ -81,6 +81,7 @@ func (cryptoRand) Read(b []byte) (int, error) { return rand.Read(b) }
 
 // setTick starts, changes or stops the root context's timer.
 func (in *instance) setTick(d time.Duration) {
+	in.tickPeriod = d
 	if in.tickStop != nil {
 		close(in.tickStop)
 		in.tickStop = nil

@@ -63,6 +63,9 @@ type instance struct {
 	tickStop chan struct{}
 	closed   bool
 	retired  bool // the plugin closed: close when the last stream ends
+
+	tickPeriod time.Duration // set by the guest; replayed from a plugin snapshot
+	queues     []uint32      // queues the guest registered
 }
 
 // newInstance instantiates the plugin's module, restores or runs its
@@ -74,9 +77,13 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	in.lin = &linearMemory{limit: uint64(p.limits.MemoryPages) * 65536, exceeded: &in.memOver}
 	in.callLimit.Store(int64(p.limits.CallDeadline))
 
+	psnap := p.snapshot()
 	m.snapMu.Lock()
 	in.lin.snap = m.snap
 	m.snapMu.Unlock()
+	if psnap != nil {
+		in.lin.snap = psnap.snap
+	}
 	actx := experimental.WithMemoryAllocator(in.ctx, in.lin)
 	logw := &guestLog{p: p}
 	cfg := wazero.NewModuleConfig().
@@ -101,6 +108,21 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	if psnap != nil {
+		// The plugin's first instance was snapshotted with its root
+		// context started: restore that and replay what the host holds.
+		if err := psnap.snap.restore(in.mod, m.globals, in.lin.mapped && in.lin.snap == psnap.snap); err != nil {
+			fe := &FilterError{Plugin: p.name, Kind: Trap, Callback: "snapshot restore", Err: err}
+			in.discard(fe)
+			return nil, fe
+		}
+		in.setTick(psnap.tick)
+		for _, q := range psnap.queues {
+			m.eng.shared.own(q, in)
+		}
+		in.queues = append(in.queues, psnap.queues...)
+		return in, nil
+	}
 	if err := in.initialise(); err != nil {
 		in.discard(err)
 		return nil, err
@@ -109,6 +131,7 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 		in.discard(err)
 		return nil, err
 	}
+	p.takeSnapshot(in)
 	return in, nil
 }
 

@@ -161,6 +161,12 @@ func compileModule(ctx context.Context, e *Engine, wasm []byte, sum [32]byte, se
 		return nil, fmt.Errorf("runtime: wasi: %w", err)
 	}
 	cm, err := rt.CompileModule(ctx, bin)
+	if err != nil && stripped {
+		// The code names data segments (memory.init, data.drop): keep them.
+		bin, _, _ = wasmbin.ExportMutableGlobals(wasm, globalPrefix)
+		segs, stripped = nil, false
+		cm, err = rt.CompileModule(ctx, bin)
+	}
 	if err != nil {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("runtime: invalid WebAssembly module: %w", err)

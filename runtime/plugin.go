@@ -96,6 +96,56 @@ type Plugin struct {
 	guestErr atomic.Pointer[string]
 
 	metrics metricSet
+
+	snapMu sync.Mutex
+	snap   *pluginSnapshot
+}
+
+// pluginSnapshot is a plugin's first instance right after on_configure,
+// and what the host holds for its root context, so further instances
+// start configured without running the guest at all.
+type pluginSnapshot struct {
+	snap   *snapshot
+	tick   time.Duration
+	queues []uint32
+}
+
+func (p *Plugin) snapshot() *pluginSnapshot {
+	p.snapMu.Lock()
+	defer p.snapMu.Unlock()
+	return p.snap
+}
+
+// takeSnapshot snapshots in, just started, for the plugin's next
+// instances. Only modules whose memory starts empty (data segments
+// stripped) are snapshotted this way. Called with in.mu held.
+func (p *Plugin) takeSnapshot(in *instance) {
+	m := p.m
+	if !m.stripped || !m.canSnapshot || p.snapshot() != nil {
+		return
+	}
+	s, err := takeSnapshot(in.mod, nil, m.globals)
+	if err != nil {
+		p.log.Warn("runtime: no plugin snapshot", "err", err)
+		return
+	}
+	p.snapMu.Lock()
+	defer p.snapMu.Unlock()
+	if p.snap == nil {
+		p.snap = &pluginSnapshot{snap: s, tick: in.tickPeriod, queues: append([]uint32(nil), in.queues...)}
+	} else if s.fd >= 0 {
+		closeSnapshotFile(s.fd)
+	}
+}
+
+// dropSnapshot releases the plugin's snapshot file.
+func (p *Plugin) dropSnapshot() {
+	p.snapMu.Lock()
+	defer p.snapMu.Unlock()
+	if p.snap != nil && p.snap.snap.fd >= 0 {
+		closeSnapshotFile(p.snap.snap.fd)
+		p.snap.snap.fd = -1
+	}
 }
 
 // NewPlugin starts a plugin: it creates the first instance, which runs
@@ -168,6 +218,7 @@ func (p *Plugin) Close(ctx context.Context) error {
 		}
 		in.mu.Unlock()
 	}
+	p.dropSnapshot()
 	p.m.unref(func() { p.m.refs-- })
 	return nil
 }

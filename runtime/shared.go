@@ -159,6 +159,15 @@ func (s *sharedStore) dequeue(ns string, id uint32) ([]byte, status) {
 	return item, statusOK
 }
 
+// own makes in the owner of queue id.
+func (s *sharedStore) own(id uint32, in *instance) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if q, ok := s.queues[id]; ok {
+		q.owner = in
+	}
+}
+
 // dropOwner forgets a closed instance as a queue owner.
 func (s *sharedStore) dropOwner(in *instance) {
 	s.mu.Lock()
@@ -207,6 +216,7 @@ func hRegisterQueue(in *instance, mem api.Memory, st []uint64) status {
 	if s != statusOK {
 		return s
 	}
+	in.queues = append(in.queues, id)
 	putU32(mem, a32(st, 2), id)
 	return statusOK
 }

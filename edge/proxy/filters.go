@@ -123,6 +123,7 @@ func (s *Server) startFilter(t *config.Tenant, f *config.Filter, modules map[str
 		return nil, err
 	}
 	snap.plugins[key] = p
+	ref.plugin = p
 	return ref, nil
 }
 

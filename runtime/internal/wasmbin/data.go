@@ -12,10 +12,14 @@ type Segment struct {
 	Data   []byte // a subslice of the input module
 }
 
-// StripData returns the module with every data segment made passive and
-// empty, so instantiating it copies nothing into memory, and the active
-// segments it had, for the caller to write itself (once, before taking a
-// memory snapshot that later instances start from).
+// StripData returns the module without its data segments, so
+// instantiating it copies nothing into memory (nor walks thousands of
+// segments, as a Go module has), and the active segments it had, for the
+// caller to write itself (once, before taking a memory snapshot that later
+// instances start from). A data count section is set to zero.
+//
+// Code that names a segment (memory.init, data.drop) no longer validates
+// against the result; the caller compiles the original instead.
 //
 // Modules it cannot strip safely are refused with ErrUnsupported: a
 // segment placed by anything but an i32.const offset, one for another
@@ -36,10 +40,6 @@ func stripData(bin []byte) ([]byte, []Segment, error) {
 	if !l.data.present() {
 		return bytes.Clone(bin), nil, nil
 	}
-	// Only active segments are stripped. Instantiation drops an active
-	// segment after copying it, so memory.init of one traps unless its
-	// length is 0 — in the original module as in the stripped one, where
-	// it is an empty passive segment: the module behaves the same.
 	d := &decoder{b: bin, pos: l.data.body, end: l.data.end}
 	n, err := d.count("data segments", 3)
 	if err != nil {
@@ -91,15 +91,14 @@ func stripData(bin []byte) ([]byte, []Segment, error) {
 	if !d.done() {
 		return nil, nil, d.fail("%d bytes after the last data segment", d.remaining())
 	}
-	body := appendULEB(nil, uint64(n))
-	for range n {
-		body = append(body, 0x01, 0x00) // passive, no bytes
+	out := make([]byte, 0, len(bin)-(l.data.end-l.data.start))
+	if dc := l.dataCount; dc.present() {
+		out = append(out, bin[:dc.start]...)
+		out = append(out, secDataCount, 1, 0)
+		out = append(out, bin[dc.end:l.data.start]...)
+	} else {
+		out = append(out, bin[:l.data.start]...)
 	}
-	out := make([]byte, 0, len(bin)-(l.data.end-l.data.start)+1+ulebLen(uint64(len(body)))+len(body))
-	out = append(out, bin[:l.data.start]...)
-	out = append(out, secData)
-	out = appendULEB(out, uint64(len(body)))
-	out = append(out, body...)
 	out = append(out, bin[l.data.end:]...)
 	return out, segs, nil
 }

@@ -68,7 +68,7 @@ func (s span) present() bool { return s.end != 0 }
 // layout is what scan learns from the section headers of a module.
 type layout struct {
 	imports, globals, exports span
-	code, data                span
+	code, data, dataCount     span
 	hasStart                  bool
 	// exportAt is where an export section goes if the module has none: just
 	// after the last section that must precede it, so custom sections that
@@ -138,6 +138,8 @@ func scan(b []byte) (layout, error) {
 			l.code = s
 		case secData:
 			l.data = s
+		case secDataCount:
+			l.dataCount = s
 		}
 	}
 	return l, nil
