@@ -5,9 +5,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	goruntime "runtime"
 	"strconv"
 	"strings"
-	goruntime "runtime"
 	"testing"
 	"unsafe"
 )
