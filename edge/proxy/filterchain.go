@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/wedgeproxy/wedge/runtime"
 )
@@ -31,6 +32,11 @@ type chain struct {
 	n       int
 	status  int
 	resp    responseMap
+	// Set when the request body failed in a filter, or a filter answered
+	// from a body callback, while the body streamed upstream: the
+	// response the action writes is replaced by it.
+	bodyErr   atomic.Pointer[filterBodyError]
+	bodyLocal atomic.Pointer[runtime.LocalResponse]
 }
 
 var chainPool = sync.Pool{New: func() any { return new(chain) }}
@@ -113,6 +119,8 @@ func (c *chain) release() {
 		c.streams[i], c.refs[i] = nil, nil
 	}
 	c.n = 0
+	c.bodyErr.Store(nil)
+	c.bodyLocal.Store(nil)
 	c.host = streamHost{}
 	c.resp = responseMap{}
 	chainPool.Put(c)
@@ -187,6 +195,8 @@ type filterBodyError struct {
 func (e *filterBodyError) Error() string { return fmt.Sprintf("filter %q: %v", e.ref.name, e.err) }
 func (e *filterBodyError) Unwrap() error { return e.err }
 
+var errLocalAnswer = errors.New("proxy: a filter answered from a request body callback")
+
 var errBodyLength = errors.New("proxy: a filter changed the length of a streamed request body; it must pause in on_request_headers to have the body buffered")
 
 // filterBody is the request body passed through the request filters.
@@ -217,7 +227,15 @@ func (b *filterBody) Read(p []byte) (int, error) {
 		b.eof = err == io.EOF
 		out, ferr := b.push(b.buf[:n], b.eof)
 		if ferr != nil {
+			var fe *filterBodyError
+			if errors.As(ferr, &fe) && b.fixed != 0 {
+				b.c.bodyErr.Store(fe)
+			}
 			return 0, ferr
+		}
+		if b.local != nil && b.fixed != 0 {
+			b.c.bodyLocal.Store(b.local)
+			return 0, errLocalAnswer
 		}
 		b.out = out
 	}
@@ -226,6 +244,11 @@ func (b *filterBody) Read(p []byte) (int, error) {
 	b.sent += int64(n)
 	if b.fixed > 0 && (b.sent > b.fixed || b.eof && len(b.out) == 0 && b.sent != b.fixed) {
 		return n, errBodyLength
+	}
+	if b.eof && len(b.out) == 0 {
+		// EOF with the last bytes, as net/http's bodies do: a reader that
+		// stops at the declared length still sees the body end.
+		return n, io.EOF
 	}
 	return n, nil
 }
@@ -297,6 +320,22 @@ func (fw *filterWriter) WriteHeader(code int) {
 	}
 	fw.wrote = true
 	c := fw.c
+	if fe := c.bodyErr.Load(); fe != nil {
+		fw.dead, fw.committed = true, true
+		fw.clearHeader()
+		// The rest of the request body is not read: the connection
+		// cannot carry another request.
+		fw.w.Header().Set("Connection", "close")
+		filterFailed(fw.w, fe.ref, fe.err, false)
+		return
+	}
+	if lr := c.bodyLocal.Load(); lr != nil {
+		fw.dead, fw.committed = true, true
+		fw.clearHeader()
+		fw.w.Header().Set("Connection", "close")
+		writeLocal(fw.w, fw.r, lr)
+		return
+	}
 	c.status = code
 	h := fw.w.Header()
 	if cl := h.Get("Content-Length"); cl != "" {
@@ -313,10 +352,15 @@ func (fw *filterWriter) WriteHeader(code int) {
 		res, err := st.ResponseHeaders(fw.r.Context(), eos)
 		switch {
 		case err != nil:
-			if !c.failed(fw.w, i, err, false) {
-				fw.dead, fw.committed = true, true
-				return
+			if c.refs[i].failOpen && runtime.KindOf(err) != runtime.BodyLimit {
+				st.Close()
+				c.streams[i] = nil
+				continue
 			}
+			fw.clearHeader()
+			filterFailed(fw.w, c.refs[i], err, true)
+			fw.dead, fw.committed = true, true
+			return
 		case res == runtime.Respond:
 			fw.replace(st.LocalResponse())
 			return
@@ -338,11 +382,17 @@ func (fw *filterWriter) commit() {
 // replace discards the response so far and sends a filter's instead.
 func (fw *filterWriter) replace(lr *runtime.LocalResponse) {
 	fw.dead, fw.committed = true, true
+	fw.clearHeader()
+	writeLocal(fw.w, fw.r, lr)
+}
+
+// clearHeader drops the upstream's headers, before the edge answers
+// instead.
+func (fw *filterWriter) clearHeader() {
 	h := fw.w.Header()
 	for k := range h {
 		delete(h, k)
 	}
-	writeLocal(fw.w, fw.r, lr)
 }
 
 func (fw *filterWriter) Write(p []byte) (int, error) {
@@ -403,10 +453,7 @@ func (fw *filterWriter) push(data []byte, eos bool) ([]byte, error) {
 			if fw.committed {
 				panic(http.ErrAbortHandler)
 			}
-			h := fw.w.Header()
-			for k := range h {
-				delete(h, k)
-			}
+			fw.clearHeader()
 			filterFailed(fw.w, c.refs[i], err, true)
 			fw.dead, fw.committed = true, true
 			return nil, nil

@@ -5,8 +5,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/wedgeproxy/wedge/edge/config"
 	"github.com/wedgeproxy/wedge/runtime"
@@ -15,6 +20,12 @@ import (
 // filterFront starts a loopback origin (echoing the request headers it got
 // as x-got-<name>), and a Wedge front whose one route runs filters.
 func filterFront(t testing.TB, filters ...config.Filter) string {
+	t.Helper()
+	return filterRoutes(t, config.Route{Upstream: "origin", Filters: filters})
+}
+
+// filterRoutes is filterFront with several routes.
+func filterRoutes(t testing.TB, routes ...config.Route) string {
 	t.Helper()
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for k, vv := range r.Header {
@@ -32,16 +43,19 @@ func filterFront(t testing.TB, filters ...config.Filter) string {
 	t.Cleanup(func() { e.Close(context.Background()) })
 	s := New(nil)
 	s.UseFilters(Filters{Engine: e})
-	for i := range filters {
-		if !filepath.IsAbs(filters[i].Module) {
-			filters[i].Module = filepath.Join("..", "..", filters[i].Module)
+	for ri := range routes {
+		fs := routes[ri].Filters
+		for i := range fs {
+			if !filepath.IsAbs(fs[i].Module) {
+				fs[i].Module = filepath.Join("..", "..", fs[i].Module)
+			}
 		}
 	}
 	snap, err := s.Build([]config.Tenant{{
 		Name:      "t",
 		Domains:   []string{"site.test"},
 		Upstreams: []config.Upstream{{Name: "origin", Endpoints: []string{origin.Listener.Addr().String()}}},
-		Routes:    []config.Route{{Upstream: "origin", Filters: filters}},
+		Routes:    routes,
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -109,4 +123,175 @@ func benchGet(b *testing.B, front string) {
 			}
 		}
 	})
+}
+
+// get sends GET path to front for site.test and returns status, headers
+// and body.
+func get(t testing.TB, front, path string) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+front+path, nil)
+	req.Host = "site.test"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(body)
+}
+
+func hostile(cfg, mode string) config.Filter {
+	return config.Filter{Name: "hostile", Module: "bin/wat/hostile.wasm", Config: config.FilterConfig(cfg),
+		FailureMode: mode, Limits: config.FilterLimits{CallDeadline: config.Duration(100 * time.Millisecond), Instances: 1}}
+}
+
+func TestFilterFailureModes(t *testing.T) {
+	tests := []struct {
+		name, cfg, mode string
+		status          int
+		body            string
+	}{
+		{"trap closed", "trap:request_headers", "closed", 503, `filter "hostile" failed (trap)`},
+		{"trap open", "trap:request_headers", "open", 200, "hello "},
+		{"loop closed", "loop:request_headers", "closed", 503, `filter "hostile" failed (deadline exceeded)`},
+		{"loop open", "loop:request_headers", "open", 200, "hello "},
+		{"response trap closed", "trap:response_headers", "closed", 503, `filter "hostile" failed (trap)`},
+		{"response trap open", "trap:response_headers", "open", 200, "hello "},
+		{"memory closed", "grow:request_headers", "closed", 503, `filter "hostile" failed (memory limit)`},
+		{"ok", "ok", "closed", 200, "hello "},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := hostile(tc.cfg, tc.mode)
+			f.Limits.MaxMemoryBytes = 4 << 20
+			front := filterFront(t, f)
+			for i := 0; i < 4; i++ {
+				// The first failures replace the instance at once; then
+				// the plugin is backed off and answers "unavailable".
+				status, _, body := get(t, front, "/x")
+				backedOff := i >= 2 && tc.status == 503 && strings.Contains(body, `filter "hostile" failed (unavailable)`)
+				if status != tc.status || !strings.Contains(body, tc.body) && !backedOff {
+					t.Fatalf("request %d: %d %q, want %d with %q", i, status, body, tc.status, tc.body)
+				}
+			}
+		})
+	}
+}
+
+// TestLoopingFilterDoesNotStopOtherRoutes: one route's filter loops
+// forever in every request; another route of the node keeps answering
+// while those requests are stuck.
+func TestLoopingFilterDoesNotStopOtherRoutes(t *testing.T) {
+	bad := hostile("loop:request_headers", "closed")
+	bad.Limits.CallDeadline = config.Duration(2 * time.Second)
+	good := config.Filter{Name: "headers", Module: "bin/filters/headers.wasm",
+		Config: config.FilterConfig(`{"response":{"set":{"x-filtered":"1"}}}`)}
+	front := filterRoutes(t,
+		config.Route{Match: config.Match{PathPrefix: "/bad"}, Upstream: "origin", Filters: []config.Filter{bad}},
+		config.Route{Upstream: "origin", Filters: []config.Filter{good}},
+	)
+	var stuck sync.WaitGroup
+	var badDone atomic.Int32
+	for i := 0; i < 4; i++ {
+		stuck.Go(func() {
+			status, _, _ := get(t, front, "/bad")
+			if status != 503 {
+				t.Errorf("looping route answered %d, want 503", status)
+			}
+			badDone.Add(1)
+		})
+	}
+	served := 0
+	for badDone.Load() == 0 {
+		status, h, _ := get(t, front, "/good")
+		if status != 200 || h.Get("X-Filtered") != "1" {
+			t.Fatalf("healthy route: %d %v", status, h)
+		}
+		served++
+	}
+	stuck.Wait()
+	if served < 20 {
+		t.Fatalf("the healthy route served %d requests while the looping filter held its instance for 2s", served)
+	}
+	t.Logf("healthy route served %d requests while the looping one was stuck", served)
+}
+
+// TestBadFilterRefusedAtBuild: a broken module or configuration refuses
+// the whole change, naming the route and filter, and starts nothing.
+func TestBadFilterRefusedAtBuild(t *testing.T) {
+	e, err := runtime.NewEngine(context.Background(), runtime.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.wasm")
+	os.WriteFile(junk, []byte("not wasm at all"), 0o644)
+	tests := []struct {
+		name string
+		f    config.Filter
+		want string
+	}{
+		{"missing file", config.Filter{Name: "f", Module: filepath.Join(dir, "nope.wasm")}, "no such file"},
+		{"not wasm", config.Filter{Name: "f", Module: junk}, "invalid WebAssembly module"},
+		{"no abi", config.Filter{Name: "f", Module: "../../bin/wat/no_abi.wasm"}, "no supported Proxy-Wasm ABI marker"},
+		{"unknown host module", config.Filter{Name: "f", Module: "../../bin/wat/unknown_module.wasm"}, `unknown host module "not_env"`},
+		{"configure refuses", config.Filter{Name: "f", Module: "../../bin/wat/config_echo.wasm", Config: config.FilterConfig("no")}, "proxy_on_configure returned false"},
+		{"bad headers config", config.Filter{Name: "f", Module: "../../bin/filters/headers.wasm", Config: config.FilterConfig(`{"request":{"set":{"bad name":"x"}}}`)}, "proxy_on_configure"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(nil)
+			s.UseFilters(Filters{Engine: e})
+			_, err := s.Build([]config.Tenant{{
+				Name: "t", Domains: []string{"site.test"},
+				Upstreams: []config.Upstream{{Name: "origin", Endpoints: []string{"127.0.0.1:1"}}},
+				Routes:    []config.Route{{Upstream: "origin", Filters: []config.Filter{tc.f}}},
+			}})
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), `tenants[0].routes[0].filters[0] (filter "f")`) {
+				t.Fatalf("err = %v, want it to name the filter and contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func post(t testing.TB, front, path, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", "http://"+front+path, strings.NewReader(body))
+	req.Host = "site.test"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestRequestBodyFilter: a filter that pauses until the end of the body
+// gets it whole and rewrites it; past the body limit the client gets 413.
+func TestRequestBodyFilter(t *testing.T) {
+	f := config.Filter{Name: "upper", Module: "bin/wat/body_upper.wasm", Limits: config.FilterLimits{MaxBodyBytes: 64}}
+	front := filterFront(t, f)
+	if status, body := post(t, front, "/x", "hello, wasm!"); status != 200 || body != "hello HELLO, WASM!" {
+		t.Fatalf("got %d %q", status, body)
+	}
+	status, body := post(t, front, "/x", strings.Repeat("a", 100))
+	if status != 413 || !strings.Contains(body, `filter "upper"`) {
+		t.Fatalf("oversized body: %d %q, want 413 naming the filter", status, body)
+	}
+	// The node still serves the route.
+	if status, body := post(t, front, "/x", "ok"); status != 200 || body != "hello OK" {
+		t.Fatalf("after 413: %d %q", status, body)
+	}
+}
+
+// TestLocalResponseFilter: a filter answering at the edge; the upstream
+// is not called.
+func TestLocalResponseFilter(t *testing.T) {
+	front := filterFront(t, config.Filter{Name: "deny", Module: "bin/wat/local_response.wasm"})
+	status, h, body := get(t, front, "/x")
+	if status != 403 || body != "denied by wat" || h.Get("X-Denied") != "yes" || h.Get("X-Got-User-Agent") != "" {
+		t.Fatalf("got %d %v %q", status, h, body)
+	}
 }
