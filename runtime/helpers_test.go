@@ -53,13 +53,17 @@ func (h *testHost) setResponse(hdrs ...[2]string) {
 // newTestEngine starts an engine closed when the test ends.
 func newTestEngine(t testing.TB) *Engine {
 	t.Helper()
-	e, err := NewEngine(context.Background(), Config{})
+	e, err := NewEngine(context.Background(), Config{CacheDir: testCacheDir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close(context.Background()) })
 	return e
 }
+
+// testCacheDir is a compilation cache shared by the tests of every run
+// on the machine, so each test does not recompile the Go filters.
+var testCacheDir = filepath.Join(os.TempDir(), "wedge-test-wasm-cache")
 
 // readBuilt reads a module built by make (bin/wat or bin/filters).
 func readBuilt(t testing.TB, dir, name string) []byte {

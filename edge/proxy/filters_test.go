@@ -17,6 +17,27 @@ import (
 	"github.com/wedgeproxy/wedge/runtime"
 )
 
+var (
+	engineOnce sync.Once
+	engine     *runtime.Engine
+	engineErr  error
+)
+
+// testEngine is one engine for the package's tests, with a compilation
+// cache shared by every test run on the machine: the Go filters compile
+// once.
+func testEngine(t testing.TB) *runtime.Engine {
+	engineOnce.Do(func() {
+		engine, engineErr = runtime.NewEngine(context.Background(), runtime.Config{
+			CacheDir: filepath.Join(os.TempDir(), "wedge-test-wasm-cache"),
+		})
+	})
+	if engineErr != nil {
+		t.Fatal(engineErr)
+	}
+	return engine
+}
+
 // filterFront starts a loopback origin (echoing the request headers it got
 // as x-got-<name>), and a Wedge front whose one route runs filters.
 func filterFront(t testing.TB, filters ...config.Filter) string {
@@ -36,11 +57,7 @@ func filterRoutes(t testing.TB, routes ...config.Route) string {
 		w.Write([]byte("hello " + string(body)))
 	}))
 	t.Cleanup(origin.Close)
-	e, err := runtime.NewEngine(context.Background(), runtime.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close(context.Background()) })
+	e := testEngine(t)
 	s := New(nil)
 	s.UseFilters(Filters{Engine: e})
 	for ri := range routes {
@@ -219,11 +236,7 @@ func TestLoopingFilterDoesNotStopOtherRoutes(t *testing.T) {
 // TestBadFilterRefusedAtBuild: a broken module or configuration refuses
 // the whole change, naming the route and filter, and starts nothing.
 func TestBadFilterRefusedAtBuild(t *testing.T) {
-	e, err := runtime.NewEngine(context.Background(), runtime.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close(context.Background())
+	e := testEngine(t)
 	dir := t.TempDir()
 	junk := filepath.Join(dir, "junk.wasm")
 	os.WriteFile(junk, []byte("not wasm at all"), 0o644)
