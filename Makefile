@@ -11,8 +11,8 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/wedge ./cmd/wedge
 	$(GO) build -o bin/origin ./examples/origin
 
-## run: the quickstart demo — example origin on :9000, wedge on :8080 (h1/h2c) and :8443 (TLS)
-run: build
+## run: the quickstart demo — example origin on :9000, wedge on :8080 (h1/h2c) and :8443 (TLS), with Wasm filters
+run: build filters
 	@./bin/origin -addr 127.0.0.1:9000 & origin=$$!; \
 	trap 'kill $$origin 2>/dev/null' EXIT INT TERM; \
 	./bin/wedge serve --config examples/quickstart/wedge.yaml

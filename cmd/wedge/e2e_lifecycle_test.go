@@ -337,6 +337,10 @@ func TestE2EVersion(t *testing.T) {
 	}
 }
 
+// demoJWT is the README's HS256 token for the quickstart's jwt filter
+// (sub alice, kid demo, expires in 2100).
+const demoJWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImRlbW8ifQ.eyJzdWIiOiJhbGljZSIsImV4cCI6NDEwMjQ0NDgwMH0.TRAZZUJ8IG-ZgX6eSKlLCLb292WRqgvAjZVFalomHGs"
+
 // TestE2EQuickstart serves examples/quickstart/wedge.yaml, with its ports
 // and origin moved to free loopback ones.
 func TestE2EQuickstart(t *testing.T) {
@@ -359,6 +363,11 @@ func TestE2EQuickstart(t *testing.T) {
 		}
 		cfg = strings.Replace(cfg, r.old, r.new, 1)
 	}
+	filters, err := filepath.Abs("../../bin/filters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = strings.ReplaceAll(cfg, "../../bin/filters", filters)
 	n := startWedge(t, cfg, "http", "https")
 	for _, tc := range []struct {
 		p        proto
@@ -375,7 +384,34 @@ func TestE2EQuickstart(t *testing.T) {
 			if e := echoOf(t, resp, body); e.Host != "api.demo.localhost" || e.Path != "/anything" {
 				t.Errorf("origin saw %q %q", e.Host, e.Path)
 			}
+			// The headers filter (Proxy-Wasm, Go SDK) acts both ways.
+			if got := resp.Header.Get("X-Wedge-Filter"); got != "headers" {
+				t.Errorf("X-Wedge-Filter %q, want headers", got)
+			}
+			if !strings.Contains(body, `"X-Edge-Filter"`) {
+				t.Errorf("the origin did not get the filter's request header: %s", body)
+			}
 		})
+	}
+
+	// The jwt filter: no token, a bad one, the README's demo token.
+	{
+		c := newClient(t, protoH1, n.addr("http"))
+		resp, body := get(t, c, "http://demo.localhost/private/x")
+		if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != `Bearer realm="demo"` {
+			t.Errorf("/private/ without a token: %d %q %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
+		}
+		req, _ := http.NewRequest("GET", "http://demo.localhost/private/x", nil)
+		req.Header.Set("Authorization", "Bearer "+demoJWT)
+		resp, body = do(t, c, req)
+		if resp.StatusCode != 200 || !strings.Contains(body, `"alice"`) {
+			t.Errorf("/private/ with the demo token: %d %s", resp.StatusCode, body)
+		}
+		req.Header.Set("Authorization", "Bearer "+demoJWT+"x")
+		resp, _ = do(t, c, req)
+		if resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+			t.Errorf("/private/ with a bad token: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
 	}
 
 	// The cached route, and a purge through the admin API with the demo
@@ -432,5 +468,113 @@ func TestE2EListenersOnPortZero(t *testing.T) {
 	for _, l := range []string{"one", "two"} {
 		resp, body := get(t, newClient(t, protoH1, n.addr(l)), "http://app.test/x")
 		echoOf(t, resp, body)
+	}
+}
+
+// TestE2EReloadBadFilter: a reload naming a module that is not a
+// Proxy-Wasm filter is rejected with the filter and the reason, and the
+// running filter keeps serving; a good change to the filter's
+// configuration applies.
+func TestE2EReloadBadFilter(t *testing.T) {
+	t.Parallel()
+	bin, err := filepath.Abs("../../bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := func(module, value string) string {
+		return fmt.Sprintf(`listeners:
+  - name: http
+    address: 127.0.0.1:0
+tenants:
+  - name: acme
+    domains: [app.test]
+    routes:
+      - name: a
+        respond: {body: "hi"}
+        filters:
+          - name: stamp
+            module: %s
+            config: {response: {set: {x-stamp: %q}}}
+`, module, value)
+	}
+	headers := filepath.Join(bin, "filters", "headers.wasm")
+	n := startWedge(t, cfg(headers, "one"), "http")
+	c := newClient(t, protoH1, n.addr("http"))
+	stamp := func() string {
+		t.Helper()
+		resp, body := get(t, c, "http://app.test/")
+		if resp.StatusCode != 200 || body != "hi" {
+			t.Fatalf("status %d: %q", resp.StatusCode, body)
+		}
+		return resp.Header.Get("X-Stamp")
+	}
+	if got := stamp(); got != "one" {
+		t.Fatalf("x-stamp %q, want one", got)
+	}
+	for _, bad := range []struct{ module, want string }{
+		{filepath.Join(bin, "wat", "no_abi.wasm"), "no supported Proxy-Wasm ABI marker"},
+		{filepath.Join(bin, "wedge"), "invalid WebAssembly module"},
+	} {
+		mark := n.mark()
+		writeConfig(t, n.cfgPath, cfg(bad.module, "two"))
+		n.signal(syscall.SIGHUP)
+		l := n.waitMsg(mark, "reload rejected; the running configuration keeps serving")
+		if err := l.str("err"); !strings.Contains(err, `tenants[0].routes[0].filters[0] (filter "stamp")`) || !strings.Contains(err, bad.want) {
+			t.Errorf("rejection says %q; want the filter named and %q", err, bad.want)
+		}
+		if got := stamp(); got != "one" {
+			t.Fatalf("after a rejected reload: x-stamp %q, want one", got)
+		}
+	}
+	mark := n.mark()
+	writeConfig(t, n.cfgPath, cfg(headers, "two"))
+	n.signal(syscall.SIGHUP)
+	n.waitMsg(mark, "reloaded")
+	deadline := time.Now().Add(5 * time.Second)
+	for got := stamp(); got != "two"; got = stamp() {
+		if time.Now().After(deadline) {
+			t.Fatalf("5s after the reload: x-stamp %q, want two", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestE2EValidateFilters: validate compiles and starts filters as serve
+// does, and lists every refused one with its reason.
+func TestE2EValidateFilters(t *testing.T) {
+	t.Parallel()
+	bin, err := filepath.Abs("../../bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "wedge.yaml")
+	writeConfig(t, path, fmt.Sprintf(`listeners:
+  - address: 127.0.0.1:0
+data_dir: %s
+tenants:
+  - name: acme
+    domains: [app.test]
+    routes:
+      - respond: {body: "hi"}
+        filters:
+          - {name: a, module: %s}
+          - {name: b, module: %s, config: {request: {set: {"bad name": x}}}}
+          - {name: c, module: %s, config: ok}
+`, dir, filepath.Join(bin, "wat", "no_abi.wasm"), filepath.Join(bin, "filters", "headers.wasm"), filepath.Join(bin, "wat", "config_echo.wasm")))
+	code, _, errOut := runWedge(t, "validate", path)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %q", code, errOut)
+	}
+	for _, want := range []string{
+		`filters[0] (filter "a"): runtime: module exports no supported Proxy-Wasm ABI marker`,
+		`filters[1] (filter "b")`, `request.set["bad name"]: invalid header name`,
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut, `filter "c"`) {
+		t.Errorf("the good filter was reported:\n%s", errOut)
 	}
 }
