@@ -229,9 +229,14 @@ func (m *Module) check(ctx context.Context, seq uint64) error {
 	if len(m.cm.ImportedMemories()) > 0 {
 		return fmt.Errorf("runtime: module imports its memory; a filter must define its own")
 	}
-	for _, mem := range m.cm.ExportedMemories() {
-		m.minMem = mem.Min()
+	// The ABI has the host reach guest memory through the "memory"
+	// export; without it instances have no memory the host can use
+	// (and a hidden one would escape the page limit checked from it).
+	mem, ok := m.cm.ExportedMemories()["memory"]
+	if !ok {
+		return fmt.Errorf(`runtime: module does not export its memory as "memory"`)
 	}
+	m.minMem = mem.Min()
 
 	wasi := m.rt.Module("wasi_snapshot_preview1").ExportedFunctionDefinitions()
 	b := m.rt.NewHostModuleBuilder("env")
