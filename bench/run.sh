@@ -7,7 +7,7 @@
 # Knobs (environment):
 #   DURATION=10s        length of each measured wrk run (wrk syntax: 10s, 1m)
 #   ROUNDS=3            interleaved rounds; the table shows the median per cell
-#   PROXIES="nginx caddy wedge varnish nginx_cache wedge_cache"
+#   PROXIES="nginx caddy wedge wedge_filter varnish nginx_cache wedge_cache"
 #                       rows to run, in this order; the last three measure
 #                       cache hits (Varnish, nginx proxy_cache, Wedge cache)
 #   SIZES="1k 64k"      response bodies served by the origin (NNk or NN bytes)
@@ -31,7 +31,7 @@ set -euo pipefail
 
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-3}
-PROXIES=${PROXIES:-"nginx caddy wedge varnish nginx_cache wedge_cache"}
+PROXIES=${PROXIES:-"nginx caddy wedge wedge_filter varnish nginx_cache wedge_cache"}
 SIZES=${SIZES:-"1k 64k"}
 CONNS=${CONNS:-32}
 THREADS=${THREADS:-1}
@@ -52,6 +52,8 @@ NGINX_CACHE_PORT=18085
 WEDGE_CACHE_PORT=18086
 WEDGE_ADMIN_PORT=18093
 WEDGE_CACHE_ADMIN_PORT=18096
+WEDGE_FILTER_PORT=18087
+WEDGE_FILTER_ADMIN_PORT=18097
 READY_TIMEOUT=10 # seconds to wait for a port to answer
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -474,8 +476,9 @@ stop_caddy() { stop_proxy caddy; }
 WEDGE_BIN=$REPO_ROOT/bin/wedge
 
 build_wedge() {
-	log "building wedge: go build -o bin/wedge ./cmd/wedge"
+	log "building wedge: go build -o bin/wedge ./cmd/wedge; make filters"
 	(cd "$REPO_ROOT" && timeout 300 go build -o bin/wedge ./cmd/wedge) || die "go build ./cmd/wedge failed"
+	(cd "$REPO_ROOT" && timeout 600 make -s filters >/dev/null) || die "make filters failed"
 }
 
 start_wedge() {
@@ -505,6 +508,42 @@ EOF
 }
 
 stop_wedge() { stop_proxy wedge; }
+
+# wedge_filter: the wedge row's route with the headers filter (Proxy-Wasm,
+# standard Go, built by make filters) setting a request and a response
+# header. Compared with the wedge row: the cost of one filter.
+start_wedge_filter() {
+	local d=$TMP/wedge_filter
+	mkdir -p "$d/data"
+	cat >"$d/wedge.yaml" <<EOF
+admin: 127.0.0.1:$WEDGE_FILTER_ADMIN_PORT
+data_dir: $d/data
+listeners:
+  - name: bench
+    address: 127.0.0.1:$WEDGE_FILTER_PORT
+tenants:
+  - name: bench
+    domains: [$HOST_HEADER]
+    upstreams:
+      - name: origin
+        endpoints: [127.0.0.1:$ORIGIN_PORT]
+    routes:
+      - upstream: origin
+        filters:
+          - name: headers
+            module: $REPO_ROOT/bin/filters/headers.wasm
+            config:
+              request: {set: {x-bench: "1"}}
+              response: {set: {x-filtered: "1"}}
+EOF
+	LOGFILE=$d/wedge.log
+	# shellcheck disable=SC2086
+	spawn env GOMAXPROCS=1 taskset -c "$PROXY_CPU" "$WEDGE_BIN" serve --config "$d/wedge.yaml" ${WEDGE_FLAGS:-}
+	register_proxy wedge_filter "$WEDGE_FILTER_PORT" "$BG_PID" "$LOGFILE"
+	wait_ready wedge_filter
+}
+
+stop_wedge_filter() { stop_proxy wedge_filter; }
 
 # ---------------------------------------------------------------------------
 # Cache-hit rows: the same object requested again and again, so after the
@@ -762,7 +801,7 @@ print_table() { # medians file
 	# nginx, caddy; and wedge_cache against the other cache rows (cache hits
 	# are only compared with cache hits).
 	awk -F'\t' -v proxies="$PROXIES" -v sizes="$SIZES" -v cached="${!CACHE_CHECK[*]}" \
-		-v pairs="wedge_cache/varnish wedge_cache/nginx_cache" '
+		-v pairs="wedge_cache/varnish wedge_cache/nginx_cache wedge_filter/wedge" '
 	function ratio(s, a, b) {
 		if (!have[s, a] || !have[s, b]) return
 		if (!hdr++) printf "%-5s %-24s %12s %14s\n", "size", "ratio", "req/s", "CPU us/req"
