@@ -228,6 +228,8 @@ func (in *instance) initialise() error {
 // on_configure. Called with mu held.
 func (in *instance) startRoot() error {
 	in.cur = nil
+	in.callLimit.Store(int64(in.p.limits.InitDeadline))
+	defer in.callLimit.Store(int64(in.p.limits.CallDeadline))
 	if fn := in.fns.contextCreate; fn != nil {
 		in.stack[0], in.stack[1] = uint64(in.rootID), 0
 		if _, err := in.call("proxy_on_context_create", fn, 2); err != nil {
