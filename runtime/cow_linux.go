@@ -39,3 +39,18 @@ func mapSnapshot(buf []byte, fd int, size int) error {
 }
 
 func closeSnapshotFile(fd int) { unix.Close(fd) }
+
+// readSnapshotFile reads len(b) bytes of the snapshot file at off.
+func readSnapshotFile(fd int, b []byte, off int64) error {
+	for len(b) > 0 {
+		n, err := unix.Pread(fd, b, off)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return unix.EIO
+		}
+		b, off = b[n:], off+int64(n)
+	}
+	return nil
+}

@@ -77,7 +77,8 @@ func takeSnapshot(mod api.Module, pristine []byte, globals []string) (*snapshot,
 		s.globals = append(s.globals, g.Get())
 	}
 	if fd, err := newSnapshotFile(s.size, s.chunks); err == nil {
-		s.fd = fd
+		// The file holds the pages now; the heap need not hold them too.
+		s.fd, s.chunks = fd, nil
 	}
 	return s, nil
 }
@@ -90,6 +91,9 @@ func (s *snapshot) restore(mod api.Module, globals []string, mapped bool) error 
 		if _, ok := mem.Grow((s.size - cur) / 65536); !ok {
 			return fmt.Errorf("runtime: snapshot: the module's initialised memory (%d bytes) is over the plugin's limit", s.size)
 		}
+	}
+	if !mapped && s.chunks == nil && s.fd >= 0 {
+		return s.copyFile(mem)
 	}
 	for _, c := range s.chunks {
 		if mapped {
@@ -109,11 +113,18 @@ func (s *snapshot) restore(mod api.Module, globals []string, mapped bool) error 
 	return nil
 }
 
-// bytes is the memory the snapshot holds.
-func (s *snapshot) bytes() int {
-	n := 0
-	for _, c := range s.chunks {
-		n += len(c.data)
+// copyFile copies the snapshot file into mem, for an instance whose
+// memory could not map it.
+func (s *snapshot) copyFile(mem api.Memory) error {
+	buf := make([]byte, 64<<10)
+	for off := uint32(0); off < s.size; off += uint32(len(buf)) {
+		n := min(uint32(len(buf)), s.size-off)
+		if err := readSnapshotFile(s.fd, buf[:n], int64(off)); err != nil {
+			return fmt.Errorf("runtime: snapshot: %w", err)
+		}
+		if !mem.Write(off, buf[:n]) {
+			return fmt.Errorf("runtime: snapshot: write at %d failed", off)
+		}
 	}
-	return n
+	return nil
 }

@@ -29,7 +29,7 @@ import (
 // Hang guards. None is a performance threshold: each only stops a test
 // that would otherwise wait forever.
 const (
-	startTimeout = 10 * time.Second
+	startTimeout = 60 * time.Second // a cold compile of Go filters under -race is slow
 	stopTimeout  = 10 * time.Second
 	hangGuard    = 20 * time.Second
 )

@@ -337,6 +337,11 @@ func TestE2EVersion(t *testing.T) {
 	}
 }
 
+// sharedDataDir is the data directory of the e2e nodes that run filters:
+// its compilation cache is shared, so each test does not compile the Go
+// filters again (slow under -race).
+var sharedDataDir = filepath.Join(os.TempDir(), "wedge-e2e-data")
+
 // demoJWT is the README's HS256 token for the quickstart's jwt filter
 // (sub alice, kid demo, expires in 2100).
 const demoJWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImRlbW8ifQ.eyJzdWIiOiJhbGljZSIsImV4cCI6NDEwMjQ0NDgwMH0.TRAZZUJ8IG-ZgX6eSKlLCLb292WRqgvAjZVFalomHGs"
@@ -355,7 +360,7 @@ func TestE2EQuickstart(t *testing.T) {
 		{"127.0.0.1:8080", "127.0.0.1:0"},
 		{"127.0.0.1:8443", "127.0.0.2:0"}, // see TestE2EListenersOnPortZero
 		{"endpoints: [127.0.0.1:9000]", "endpoints: [" + origin + "]"},
-		{"data_dir: ../../data", "data_dir: data"},
+		{"data_dir: ../../data", "data_dir: " + sharedDataDir},
 		{"admin: 127.0.0.1:9901", "admin: 127.0.0.1:0"},
 	} {
 		if strings.Count(cfg, r.old) != 1 {
@@ -485,6 +490,7 @@ func TestE2EReloadBadFilter(t *testing.T) {
 		return fmt.Sprintf(`listeners:
   - name: http
     address: 127.0.0.1:0
+data_dir: %s
 tenants:
   - name: acme
     domains: [app.test]
@@ -495,7 +501,7 @@ tenants:
           - name: stamp
             module: %s
             config: {response: {set: {x-stamp: %q}}}
-`, module, value)
+`, sharedDataDir, module, value)
 	}
 	headers := filepath.Join(bin, "filters", "headers.wasm")
 	n := startWedge(t, cfg(headers, "one"), "http")

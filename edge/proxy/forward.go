@@ -116,11 +116,26 @@ type trackedBody struct {
 	idle     time.Duration
 	eof      atomic.Bool
 	timedOut atomic.Bool
+
+	// The upload goroutine may still read after the handler returned (an
+	// early response); the response writer must not be touched then.
+	mu   sync.Mutex
+	done bool
+}
+
+// deadline sets the connection's read deadline unless the exchange is
+// over.
+func (b *trackedBody) deadline(t time.Time) {
+	b.mu.Lock()
+	if !b.done {
+		b.rc.SetReadDeadline(t)
+	}
+	b.mu.Unlock()
 }
 
 func (b *trackedBody) Read(p []byte) (int, error) {
 	if b.idle > 0 {
-		b.rc.SetReadDeadline(time.Now().Add(b.idle))
+		b.deadline(time.Now().Add(b.idle))
 	}
 	n, err := b.ReadCloser.Read(p)
 	var ne net.Error
@@ -132,7 +147,7 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 		if b.idle > 0 {
 			// Clear it: the server's own read of the next request (or
 			// its watch for the client going away) must not inherit it.
-			b.rc.SetReadDeadline(time.Time{})
+			b.deadline(time.Time{})
 		}
 	}
 	return n, err
@@ -141,11 +156,15 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 // abortUnread ends a read of the client's body that may still be blocked
 // in the goroutine streaming it upstream, once the exchange is over: a
 // client trickling a body it no longer needs to send must not hold the
-// handler or the connection.
+// handler or the connection. After it, the body never touches the
+// response writer again.
 func (b *trackedBody) abortUnread() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if !b.eof.Load() {
 		b.rc.SetReadDeadline(aLongTimeAgo)
 	}
+	b.done = true
 }
 
 var aLongTimeAgo = time.Unix(1, 0)
