@@ -78,7 +78,7 @@ func (f *filtered) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
 		}
 	}
 	if !eos && c.n > 0 {
-		fb := &filterBody{c: c, src: r.Body, ctx: ctx}
+		fb := &filterBody{c: c, r: r, src: r.Body, ctx: ctx}
 		if buffer {
 			// A filter wants the whole body before the request goes on:
 			// read it through the filters now, then send it with its
@@ -202,6 +202,7 @@ var errBodyLength = errors.New("proxy: a filter changed the length of a streamed
 // filterBody is the request body passed through the request filters.
 type filterBody struct {
 	c     *chain
+	r     *http.Request
 	src   io.ReadCloser
 	ctx   context.Context
 	buf   []byte
@@ -226,6 +227,9 @@ func (b *filterBody) Read(p []byte) (int, error) {
 		}
 		b.eof = err == io.EOF
 		out, ferr := b.push(b.buf[:n], b.eof)
+		if ferr == nil && b.eof && b.local == nil {
+			ferr = b.trailers()
+		}
 		if ferr != nil {
 			var fe *filterBodyError
 			if errors.As(ferr, &fe) && b.fixed != 0 {
@@ -279,6 +283,36 @@ func (b *filterBody) push(data []byte, eos bool) ([]byte, error) {
 		data = out
 	}
 	return data, nil
+}
+
+// trailers runs the request filters' trailer callbacks, once the body
+// ended, when the request has trailers.
+func (b *filterBody) trailers() error {
+	c := b.c
+	if len(b.r.Trailer) == 0 {
+		return nil
+	}
+	c.host.reqTr = &trailerMap{h: b.r.Trailer}
+	for i := 0; i < c.n; i++ {
+		st := c.streams[i]
+		if st == nil {
+			continue
+		}
+		res, err := st.RequestTrailers(b.ctx)
+		switch {
+		case err != nil:
+			if c.refs[i].failOpen {
+				st.Close()
+				c.streams[i] = nil
+				continue
+			}
+			return &filterBodyError{ref: c.refs[i], err: err}
+		case res == runtime.Respond:
+			b.local = st.LocalResponse()
+			return nil
+		}
+	}
+	return nil
 }
 
 func (b *filterBody) Close() error { return b.src.Close() }
@@ -499,6 +533,34 @@ func (fw *filterWriter) finish() {
 		fw.commit()
 		if fw.r.Method != http.MethodHead {
 			fw.w.Write(fw.body)
+		}
+	}
+	fw.trailers()
+}
+
+// trailers runs the response filters' trailer callbacks when the response
+// declared trailers. The response is sent by now: a filter that fails or
+// answers here can only abort it.
+func (fw *filterWriter) trailers() {
+	h := fw.w.Header()
+	if len(h["Trailer"]) == 0 {
+		return
+	}
+	c := fw.c
+	c.host.respTr = &trailerMap{h: h, response: true}
+	for i := c.n - 1; i >= 0; i-- {
+		st := c.streams[i]
+		if st == nil {
+			continue
+		}
+		res, err := st.ResponseTrailers(fw.r.Context())
+		if err != nil && c.refs[i].failOpen {
+			st.Close()
+			c.streams[i] = nil
+			continue
+		}
+		if err != nil || res == runtime.Respond {
+			panic(http.ErrAbortHandler)
 		}
 	}
 }

@@ -165,6 +165,8 @@ func lower(s string) string {
 type streamHost struct {
 	req    requestMap
 	resp   *responseMap
+	reqTr  *trailerMap // set once the request's trailers arrived
+	respTr *trailerMap // set once the response's trailers are known
 	l      *Listener
 	tenant string
 	route  string
@@ -178,6 +180,14 @@ func (h *streamHost) HeaderMap(k runtime.HeaderKind) runtime.HeaderMap {
 	case runtime.ResponseHeaders:
 		if h.resp != nil {
 			return h.resp
+		}
+	case runtime.RequestTrailers:
+		if h.reqTr != nil {
+			return h.reqTr
+		}
+	case runtime.ResponseTrailers:
+		if h.respTr != nil {
+			return h.respTr
 		}
 	}
 	return nil
@@ -279,4 +289,83 @@ func tlsVersion(v uint16) string {
 		return "TLSv1.2"
 	}
 	return "TLSv1.x"
+}
+
+// trailerMap is a message's trailers as a Proxy-Wasm header map. For a
+// response, h is the writer's header map: trailers declared in its
+// "Trailer" header are kept under their names, and ones a filter adds go
+// under http.TrailerPrefix, which net/http sends as trailers too.
+type trailerMap struct {
+	h        http.Header
+	response bool
+}
+
+func (m *trailerMap) names() []string {
+	if !m.response {
+		return nil
+	}
+	var out []string
+	for _, v := range m.h["Trailer"] {
+		for _, k := range strings.Split(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				out = append(out, textproto.CanonicalMIMEHeaderKey(k))
+			}
+		}
+	}
+	return out
+}
+
+func (m *trailerMap) Get(key string) (string, bool) {
+	if m.response {
+		if v, ok := headerGet(m.h, http.TrailerPrefix+key); ok {
+			return v, true
+		}
+	}
+	return headerGet(m.h, key)
+}
+
+func (m *trailerMap) Range(fn func(k, v string) bool) {
+	if !m.response {
+		headerRange(m.h, fn)
+		return
+	}
+	for _, k := range m.names() {
+		for _, v := range m.h[k] {
+			if !fn(lower(k), v) {
+				return
+			}
+		}
+	}
+	for k, vv := range m.h {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
+			for _, v := range vv {
+				if !fn(lower(name), v) {
+					return
+				}
+			}
+		}
+	}
+}
+
+func (m *trailerMap) key(key string) string {
+	ck := textproto.CanonicalMIMEHeaderKey(key)
+	if !m.response {
+		return ck
+	}
+	for _, k := range m.names() {
+		if k == ck {
+			return ck
+		}
+	}
+	return http.TrailerPrefix + ck
+}
+
+func (m *trailerMap) Add(key, value string) { k := m.key(key); m.h[k] = append(m.h[k], value) }
+
+func (m *trailerMap) Set(key, value string) { m.h[m.key(key)] = []string{value} }
+
+func (m *trailerMap) Del(key string) {
+	ck := textproto.CanonicalMIMEHeaderKey(key)
+	delete(m.h, ck)
+	delete(m.h, http.TrailerPrefix+ck)
 }

@@ -308,3 +308,54 @@ func TestLocalResponseFilter(t *testing.T) {
 		t.Fatalf("got %d %v %q", status, h, body)
 	}
 }
+
+// TestTrailerFilters: trailer callbacks run on request and response
+// trailers, and what the filter adds reaches the origin and the client.
+func TestTrailerFilters(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Trailer", "X-Origin-Trailer")
+		w.Header().Set("X-Got-Request-Trailer", r.Trailer.Get("X-Wat-Request-Trailer"))
+		w.Write([]byte("body"))
+		w.Header().Set("X-Origin-Trailer", "o")
+	}))
+	defer origin.Close()
+	s := New(nil)
+	s.UseFilters(Filters{Engine: testEngine(t)})
+	snap, err := s.Build([]config.Tenant{{
+		Name: "t", Domains: []string{"site.test"},
+		Upstreams: []config.Upstream{{Name: "origin", Endpoints: []string{origin.Listener.Addr().String()}}},
+		Routes: []config.Route{{Upstream: "origin", Filters: []config.Filter{
+			{Name: "trailers", Module: "../../bin/wat/trailers.wasm"}}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Swap(snap)
+	defer closeUnused(s.snap.Load(), nil)
+	front := httptest.NewServer(s.Handler(Listener{Name: "test"}))
+	defer front.Close()
+
+	req, _ := http.NewRequest("POST", front.URL+"/x", io.NopCloser(strings.NewReader("data")))
+	req.Host = "site.test"
+	req.ContentLength = -1 // chunked, so it can carry trailers
+	req.Trailer = http.Header{"X-Client-Trailer": {"c"}}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "body" {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	if got := resp.Trailer.Get("X-Origin-Trailer"); got != "o" {
+		t.Errorf("origin trailer %q, want o", got)
+	}
+	if got := resp.Trailer.Get("X-Wat-Trailer"); got != "1" {
+		t.Errorf("filter's response trailer %q, want 1 (trailers: %v)", got, resp.Trailer)
+	}
+	if got := resp.Header.Get("X-Got-Request-Trailer"); got != "1" {
+		t.Errorf("the origin got request trailer %q from the filter, want 1", got)
+	}
+}
