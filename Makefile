@@ -61,9 +61,10 @@ bench:
 	bash bench/run.sh
 
 ## fuzz: each fuzz target for 30s
-fuzz:
+fuzz: wat
 	$(GO) test ./edge/config -run '^$$' -fuzz FuzzParse -fuzztime 30s
 	$(GO) test ./edge/route -run '^$$' -fuzz FuzzNormalizeHost -fuzztime 30s
+	$(GO) test ./runtime -run '^$$' -fuzz FuzzHostCalls -fuzztime 30s
 
 clean:
 	rm -rf bin

@@ -230,7 +230,11 @@ func hSetMapPairs(in *instance, mem api.Memory, st []uint64) status {
 		return s
 	}
 	var pairs Pairs
-	if err := parseMap(data, func(k, v string) { pairs = append(pairs, [2]string{k, v}) }); err != nil {
+	bad := false
+	if err := parseMap(data, func(k, v string) {
+		bad = bad || !validHeader(k, v)
+		pairs = append(pairs, [2]string{k, v})
+	}); err != nil || bad {
 		return statusBadArgument
 	}
 	var keys []string
