@@ -652,3 +652,39 @@ func TestSetHeaderMapPairsRefusesMalformed(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedQueueBytesBounded: queued items count against the
+// namespace's shared byte budget. (They did not: one guest could park
+// 10,000 items per queue, each as large as its memory, in up to 1,024
+// queues, in the host's heap.)
+func TestSharedQueueBytesBounded(t *testing.T) {
+	fh := newFuzzHarness(t, readBuilt(t, "wat", "fuzz_call"), nil)
+	defer fh.close()
+	const register, enqueue, dequeue = 28, 30, 31 // fuzz_call.wat's numbers
+	const item = 100_000                          // bytes from guest address 0
+	a := &fuzzArgs{}
+	name, n := a.str("big")
+	if r := fh.run(t, fuzzCall{fn: register, args: []uint64{name, n, fuzzOut}, data: a.data}.body()); r.status != "0" {
+		t.Fatalf("register: %q %v", r.status, r.err)
+	}
+	queued := 0
+	for ; queued <= queueMaxItems; queued++ {
+		r := fh.run(t, fuzzCall{fn: enqueue, args: []uint64{1, 0, item}}.body())
+		if r.status == strconv.Itoa(int(statusInternalFailure)) {
+			break
+		}
+		if r.status != "0" {
+			t.Fatalf("enqueue %d: %q %v", queued, r.status, r.err)
+		}
+	}
+	if max := sharedMaxBytes / item; queued != max {
+		t.Fatalf("%d items of %d bytes queued, want the budget's %d", queued, item, max)
+	}
+	// Taking one out frees its room.
+	if r := fh.run(t, fuzzCall{fn: dequeue, args: []uint64{1, fuzzOut, fuzzOut + 4}}.body()); r.status != "0" {
+		t.Fatalf("dequeue: %q %v", r.status, r.err)
+	}
+	if r := fh.run(t, fuzzCall{fn: enqueue, args: []uint64{1, 0, item}}.body()); r.status != "0" {
+		t.Fatalf("enqueue after a dequeue: %q %v", r.status, r.err)
+	}
+}

@@ -136,9 +136,11 @@ func (s *sharedStore) enqueue(ns string, id uint32, item []byte) (*instance, sta
 	if !ok || q.ns != ns {
 		return nil, statusNotFound
 	}
-	if len(q.items) >= queueMaxItems {
+	// Queued items share the namespace's byte budget with shared data.
+	if len(q.items) >= queueMaxItems || s.bytes[ns]+len(item) > sharedMaxBytes {
 		return nil, statusInternalFailure
 	}
+	s.bytes[ns] += len(item)
 	q.items = append(q.items, append([]byte(nil), item...))
 	return q.owner, statusOK
 }
@@ -154,6 +156,7 @@ func (s *sharedStore) dequeue(ns string, id uint32) ([]byte, status) {
 		return nil, statusEmpty
 	}
 	item := q.items[0]
+	s.bytes[ns] -= len(item)
 	q.items[0] = nil
 	q.items = q.items[1:]
 	return item, statusOK
