@@ -20,6 +20,11 @@ import (
 // which one bounded on_vm_start and on_configure.
 var hostileLimits = Limits{CallDeadline: 50 * time.Millisecond, InitDeadline: 100 * time.Millisecond, MemoryPages: 64, Instances: 1}
 
+// healthyLimits are for the well-behaved plugins the tests compare with:
+// a deadline no loaded machine reaches, so a test never depends on how
+// fast a healthy call runs.
+var healthyLimits = Limits{CallDeadline: 10 * time.Second, Instances: 1}
+
 // hostileCallbacks are the callbacks hostile.wat can target, with the
 // export each names.
 var hostileCallbacks = []struct{ target, export string }{
@@ -107,7 +112,7 @@ func TestHostileMatrix(t *testing.T) {
 
 	// The well-behaved plugin on the same module and engine, used after
 	// each failure.
-	okPlugin, err := e.NewPlugin(ctx, m, PluginConfig{Name: "ok", Config: []byte("ok"), Limits: hostileLimits})
+	okPlugin, err := e.NewPlugin(ctx, m, PluginConfig{Name: "ok", Config: []byte("ok"), Limits: healthyLimits})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +393,7 @@ func TestHostileIsolation(t *testing.T) {
 	lim := hostileLimits
 	lim.CallDeadline = 200 * time.Millisecond
 	bad := startPlugin(t, e, "wat", "hostile", PluginConfig{Name: "bad", Config: []byte("loop:request_headers"), Limits: lim})
-	good := startPlugin(t, e, "wat", "hostile", PluginConfig{Name: "good", Config: []byte("ok"), Limits: hostileLimits})
+	good := startPlugin(t, e, "wat", "hostile", PluginConfig{Name: "good", Config: []byte("ok"), Limits: healthyLimits})
 
 	const want = 50
 	for round := range 2 { // twice: the bad plugin's fresh instance loops too
