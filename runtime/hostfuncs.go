@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"log/slog"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -76,9 +77,27 @@ func wrap(fn func(*instance, api.Memory, []uint64) status) api.GoModuleFunc {
 			stack[0] = uint64(statusInternalFailure)
 			return
 		}
+		defer func() {
+			// A panic here is a bug of the host, not of the filter: say
+			// so loudly, and give the guest INTERNAL_FAILURE rather than
+			// a trap that would pass for a crash of the filter.
+			if r := recover(); r != nil {
+				in.p.log.Error("runtime: host function panicked (a Wedge bug)", "panic", r, "stack", string(debug.Stack()))
+				stack[0] = uint64(statusInternalFailure)
+			}
+		}()
 		stack[0] = uint64(fn(in, mod.Memory(), stack))
 	}
 }
+
+// Bounds on what a guest may make the host keep through metrics and
+// properties.
+const (
+	maxMetricName    = 256
+	maxPropertyPath  = 1024
+	maxPropertyValue = 64 << 10
+	maxPropertyBytes = 256 << 10 // per stream
+)
 
 func a32(stack []uint64, i int) uint32 { return uint32(stack[i]) }
 
@@ -153,12 +172,21 @@ func hSetProperty(in *instance, mem api.Memory, st []uint64) status {
 	if s == nil {
 		return statusNotFound
 	}
+	if len(path) > maxPropertyPath || len(val) > maxPropertyValue {
+		return statusBadArgument
+	}
 	if s.props == nil {
 		s.props = make(map[string][]byte)
 	}
-	if len(s.props) >= 256 {
+	old, had := s.props[path]
+	grow := len(val) - len(old)
+	if !had {
+		grow += len(path)
+	}
+	if len(s.props) >= 256 && !had || s.propBytes+grow > maxPropertyBytes {
 		return statusInternalFailure
 	}
+	s.propBytes += grow
 	s.props[path] = append([]byte(nil), val...)
 	return statusOK
 }
@@ -549,6 +577,9 @@ func hDefineMetric(in *instance, mem api.Memory, st []uint64) status {
 	name, ok := guestString(mem, a32(st, 1), a32(st, 2))
 	if !ok || !writableU32(mem, a32(st, 3)) {
 		return statusInvalidMemoryAccess
+	}
+	if len(name) == 0 || len(name) > maxMetricName {
+		return statusBadArgument
 	}
 	id, s := in.p.metrics.define(MetricType(a32(st, 0)), name)
 	if s != statusOK {

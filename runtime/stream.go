@@ -73,6 +73,7 @@ type Stream struct {
 	reset     bool
 	calls     int
 	props     map[string][]byte
+	propBytes int
 
 	pending atomic.Int32 // outstanding proxy_http_call
 	resume  chan struct{}
