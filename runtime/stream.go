@@ -182,7 +182,9 @@ func (s *Stream) bodyChunk(ctx context.Context, name string, fn api.Function, ph
 		s.body[phase] = s.body[phase][:0]
 		s.flushed[phase] = false
 	}
-	if len(s.body[phase])+len(chunk) > s.p.limits.BodyBytes {
+	// The limit bounds what the host holds for a filter that paused: a
+	// chunk passed straight through is not held.
+	if held := len(s.body[phase]); held > 0 && held+len(chunk) > s.p.limits.BodyBytes {
 		in.mu.Unlock()
 		return nil, 0, &FilterError{Plugin: s.p.name, Kind: BodyLimit, Callback: name,
 			Err: fmt.Errorf("the filter paused on a body larger than its %d-byte buffer limit", s.p.limits.BodyBytes)}

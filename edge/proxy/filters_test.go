@@ -282,14 +282,15 @@ func post(t testing.TB, front, path, body string) (int, string) {
 }
 
 // TestRequestBodyFilter: a filter that pauses until the end of the body
-// gets it whole and rewrites it; past the body limit the client gets 413.
+// gets it whole and rewrites it; when what the edge holds for it passes
+// the body limit, the client gets 413.
 func TestRequestBodyFilter(t *testing.T) {
 	f := config.Filter{Name: "upper", Module: "bin/wat/body_upper.wasm", Limits: config.FilterLimits{MaxBodyBytes: 64}}
 	front := filterFront(t, f)
 	if status, body := post(t, front, "/x", "hello, wasm!"); status != 200 || body != "hello HELLO, WASM!" {
 		t.Fatalf("got %d %q", status, body)
 	}
-	status, body := post(t, front, "/x", strings.Repeat("a", 100))
+	status, body := post(t, front, "/x", strings.Repeat("a", 100<<10)) // several reads
 	if status != 413 || !strings.Contains(body, `filter "upper"`) {
 		t.Fatalf("oversized body: %d %q, want 413 naming the filter", status, body)
 	}
@@ -357,5 +358,27 @@ func TestTrailerFilters(t *testing.T) {
 	}
 	if got := resp.Header.Get("X-Got-Request-Trailer"); got != "1" {
 		t.Errorf("the origin got request trailer %q from the filter, want 1", got)
+	}
+}
+
+// TestResponseBodyLimit: a filter that pauses on the response body until
+// its end makes the edge buffer it; past the filter's limit the client
+// gets 502 naming the filter, and the node keeps serving. A filter that
+// does not pause is not limited: its chunks are not held.
+func TestResponseBodyLimit(t *testing.T) {
+	// The origin answers "hello " + the request body.
+	hold := config.Filter{Name: "hold", Module: "bin/wat/response_hold.wasm", Limits: config.FilterLimits{MaxBodyBytes: 64}}
+	front := filterFront(t, hold)
+	big := strings.Repeat("a", 100<<10) // several chunks
+	status, body := post(t, front, "/x", big)
+	if status != 502 || !strings.Contains(body, `filter "hold": the response body is larger`) {
+		t.Fatalf("oversized response: %d %.80q, want 502 naming the filter", status, body)
+	}
+	if status, body := post(t, front, "/x", "ok"); status != 200 || body != "hello ok" {
+		t.Fatalf("after 502: %d %q", status, body)
+	}
+	pass := filterFront(t, config.Filter{Name: "upper", Module: "bin/wat/body_upper.wasm", Limits: config.FilterLimits{MaxBodyBytes: 64}})
+	if status, _, body := get(t, pass, "/x"); status != 200 || body != "hello " {
+		t.Fatalf("a filter that does not pause: %d %q", status, body)
 	}
 }
