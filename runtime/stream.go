@@ -150,7 +150,11 @@ func (s *Stream) headers(ctx context.Context, name string, fn api.Function, kind
 	}
 	n := 0
 	if m := s.host.HeaderMap(kind); m != nil {
-		m.Range(func(string, string) bool { n++; return true })
+		if l, ok := m.(interface{ Len() int }); ok {
+			n = l.Len()
+		} else {
+			m.Range(func(string, string) bool { n++; return true })
+		}
 	}
 	params := 3
 	if kind == RequestTrailers || kind == ResponseTrailers {

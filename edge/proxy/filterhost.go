@@ -36,6 +36,9 @@ func (m *requestMap) pseudo(key string) (string, bool) {
 	return "", false
 }
 
+// Len counts the pairs without building them.
+func (m *requestMap) Len() int { return 4 + headerLen(m.r.Header) }
+
 func (m *requestMap) Get(key string) (string, bool) {
 	if strings.HasPrefix(key, ":") {
 		return m.pseudo(key)
@@ -88,6 +91,17 @@ func (m *requestMap) Del(key string) {
 type responseMap struct {
 	h      http.Header
 	status *int
+}
+
+// Len counts the pairs without building them.
+func (m *responseMap) Len() int { return 1 + headerLen(m.h) }
+
+func headerLen(h http.Header) int {
+	n := 0
+	for _, vv := range h {
+		n += len(vv)
+	}
+	return n
 }
 
 func (m *responseMap) Get(key string) (string, bool) {
