@@ -504,6 +504,8 @@ tenants:
 `, sharedDataDir, module, value)
 	}
 	headers := filepath.Join(bin, "filters", "headers.wasm")
+	junk := filepath.Join(t.TempDir(), "junk.wasm")
+	writeConfig(t, junk, "#!/bin/sh\necho not WebAssembly\n")
 	n := startWedge(t, cfg(headers, "one"), "http")
 	c := newClient(t, protoH1, n.addr("http"))
 	stamp := func() string {
@@ -519,7 +521,7 @@ tenants:
 	}
 	for _, bad := range []struct{ module, want string }{
 		{filepath.Join(bin, "wat", "no_abi.wasm"), "no supported Proxy-Wasm ABI marker"},
-		{filepath.Join(bin, "wedge"), "invalid WebAssembly module"},
+		{junk, "invalid WebAssembly module"},
 	} {
 		mark := n.mark()
 		writeConfig(t, n.cfgPath, cfg(bad.module, "two"))
