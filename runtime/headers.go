@@ -29,6 +29,10 @@ type HeaderMap interface {
 // in tests.
 type Pairs [][2]string
 
+// Len returns the number of pairs; a HeaderMap may implement it to spare
+// the runtime a Range to count them.
+func (p *Pairs) Len() int { return len(*p) }
+
 // Get implements HeaderMap.
 func (p *Pairs) Get(key string) (string, bool) {
 	for _, kv := range *p {
@@ -81,15 +85,22 @@ func serializedSize(m HeaderMap) (n int, count int) {
 
 // serializeMap appends m in the ABI's map encoding to dst: a u32 count, a
 // (u32 key length, u32 value length) per pair, then each key and value
-// followed by a NUL.
+// followed by a NUL. It ranges over m once: a map need not list its pairs
+// in the same order twice (the edge's maps range over Go maps), so sizes
+// and data written in two passes could disagree. count is m's pair count,
+// from serializedSize.
 func serializeMap(dst []byte, m HeaderMap, count int) []byte {
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(count))
+	sizes := len(dst)
+	dst = append(dst, make([]byte, 8*count)...)
+	i := 0
 	m.Range(func(k, v string) bool {
-		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(k)))
-		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(v)))
-		return true
-	})
-	m.Range(func(k, v string) bool {
+		if i == count {
+			return false
+		}
+		binary.LittleEndian.PutUint32(dst[sizes+8*i:], uint32(len(k)))
+		binary.LittleEndian.PutUint32(dst[sizes+8*i+4:], uint32(len(v)))
+		i++
 		dst = append(dst, k...)
 		dst = append(dst, 0)
 		dst = append(dst, v...)

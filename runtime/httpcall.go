@@ -127,7 +127,9 @@ func (in *instance) deliver(s *Stream, token uint32, res *httpCallResult) {
 	}
 	in.mu.Unlock()
 	if s != nil {
-		s.pending.Add(-1)
+		// Wake first: once pending is zero, Close may recycle s, so
+		// the decrement is the last touch.
 		s.wake()
+		s.pending.Add(-1)
 	}
 }
