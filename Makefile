@@ -55,9 +55,12 @@ bin/wat/%.wasm: runtime/testdata/wat/%.wat | wat-deps
 	@mkdir -p bin/wat
 	wat2wasm $< -o $@
 
-## bench: Go benchmarks, then wedge vs nginx vs Caddy on loopback (installs them with apt-get)
-bench:
+## bench: Go benchmarks (the runtime's need make wat filters), then wedge vs nginx vs Caddy on loopback (installs them with apt-get)
+bench: wat filters
 	$(GO) test -run '^$$' -bench . -benchmem ./edge/...
+	$(GO) test -run '^$$' -bench 'Lifecycle|Instantiate' -benchmem -benchtime 2000x ./runtime
+	$(GO) test -run '^$$' -bench 'Compile|InstanceMemory' -benchmem -benchtime 5x ./runtime
+	$(GO) test -run '^$$' -bench . -benchmem ./runtime/internal/...
 	bash bench/run.sh
 
 ## fuzz: each fuzz target for 30s
