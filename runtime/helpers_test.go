@@ -5,13 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
 // testHost is a StreamHost over plain pairs, for tests.
 type testHost struct {
-	mu                      sync.Mutex
 	req, reqTr, resp, respT *Pairs
 	props                   map[string]string // path segments joined by "."
 }

@@ -26,10 +26,10 @@ func instOf(ctx context.Context) *instance {
 
 // callbacks are the guest exports the host calls; nil when not exported.
 type callbacks struct {
-	alloc, contextCreate, vmStart, configure, tick        api.Function
-	reqHeaders, reqBody, reqTrailers                      api.Function
-	respHeaders, respBody, respTrailers                   api.Function
-	done, log, delete, httpCallResponse, queueReady, main api.Function
+	alloc, contextCreate, vmStart, configure, tick  api.Function
+	reqHeaders, reqBody, reqTrailers                api.Function
+	respHeaders, respBody, respTrailers             api.Function
+	done, log, delete, httpCallResponse, queueReady api.Function
 }
 
 // instance is one sandboxed copy of a plugin's module. It holds a root
