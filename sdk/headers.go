@@ -1,6 +1,10 @@
 package sdk
 
-import "github.com/wedgeproxy/wedge/sdk/internal/abi"
+import (
+	"strings"
+
+	"github.com/wedgeproxy/wedge/sdk/internal/abi"
+)
 
 // Header is one header (or trailer) field. Proxy-Wasm hosts give names in
 // lower case, HTTP/2 style, with pseudo-headers such as ":path".
@@ -96,4 +100,15 @@ func appendHeaders(dst []byte, fields []Header) []byte {
 	return abi.AppendPairs(dst, len(fields), func(i int) (string, string) {
 		return fields[i].Name, fields[i].Value
 	})
+}
+
+// IsTokenChar reports whether c may appear in an RFC 9110 token, such as
+// a header field name or a method. Filters use it to check names in their
+// configuration.
+func IsTokenChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }

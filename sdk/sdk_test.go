@@ -409,3 +409,20 @@ func TestConfigBytes(t *testing.T) {
 		t.Errorf("config %q", got)
 	}
 }
+
+func TestIsTokenChar(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		want bool
+	}{
+		{"aZ09!#$%&'*+-.^_`|~", true},
+		{" ", false}, {":", false}, {"\x00", false}, {"\r", false}, {"\n", false},
+		{"(", false}, {"\"", false}, {"/", false}, {"\x7f", false}, {"\xff", false},
+	} {
+		for i := 0; i < len(tc.s); i++ {
+			if got := sdk.IsTokenChar(tc.s[i]); got != tc.want {
+				t.Errorf("IsTokenChar(%q) = %v, want %v", tc.s[i], got, tc.want)
+			}
+		}
+	}
+}

@@ -136,7 +136,7 @@ func checkName(name string) error {
 		return errors.New("pseudo-headers cannot be changed; use the rewrite filter")
 	}
 	for i := 0; i < len(name); i++ {
-		if !isTokenChar(name[i]) {
+		if !sdk.IsTokenChar(name[i]) {
 			return fmt.Errorf("invalid header name: byte %q at %d is not allowed in a field name", name[i], i)
 		}
 	}
@@ -144,15 +144,6 @@ func checkName(name string) error {
 		return fmt.Errorf("header %s cannot be changed: %s", name, why)
 	}
 	return nil
-}
-
-// isTokenChar reports whether c may appear in an RFC 9110 token.
-func isTokenChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 // checkValue accepts an RFC 9110 field value: no control characters but

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/wedgeproxy/wedge/sdk"
 )
 
 // config is the filter's JSON configuration. Zero values take the defaults
@@ -280,7 +282,7 @@ func checkHeaderName(name string) error {
 		return fmt.Errorf("%s: pseudo-headers cannot be set", name)
 	}
 	for i := 0; i < len(name); i++ {
-		if c := name[i]; !isTokenChar(c) {
+		if c := name[i]; !sdk.IsTokenChar(c) {
 			return fmt.Errorf("%q: byte %q at %d is not allowed in a header name", name, c, i)
 		}
 	}
@@ -288,13 +290,4 @@ func checkHeaderName(name string) error {
 		return fmt.Errorf("%s cannot be set from a claim", name)
 	}
 	return nil
-}
-
-// isTokenChar reports whether c may appear in an RFC 9110 token.
-func isTokenChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }

@@ -176,18 +176,9 @@ func checkHeaderName(name string) error {
 		return errors.New("empty header name: give the header the key comes from")
 	}
 	for i := 0; i < len(name); i++ {
-		if c := name[i]; !isTokenChar(c) {
+		if c := name[i]; !sdk.IsTokenChar(c) {
 			return fmt.Errorf("%q: byte %q at %d is not allowed in a header name", name, c, i)
 		}
 	}
 	return nil
-}
-
-// isTokenChar reports whether c may appear in an RFC 9110 token.
-func isTokenChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }

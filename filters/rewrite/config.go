@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/wedgeproxy/wedge/sdk"
 )
 
 // config is the filter's JSON configuration.
@@ -132,7 +134,7 @@ func (rc *ruleConfig) compile() (rule, []error) {
 	}
 
 	for j, m := range rc.Methods {
-		if m == "" || strings.IndexFunc(m, func(c rune) bool { return c > 0x7f || !isTokenChar(byte(c)) }) >= 0 {
+		if m == "" || strings.IndexFunc(m, func(c rune) bool { return c > 0x7f || !sdk.IsTokenChar(byte(c)) }) >= 0 {
 			bad("methods[%d]: %q is not a method name", j, m)
 			continue
 		}
@@ -259,13 +261,4 @@ func isGroup(re *regexp.Regexp, name string) bool {
 
 func isNameChar(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_'
-}
-
-// isTokenChar reports whether c may appear in an RFC 9110 token.
-func isTokenChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
