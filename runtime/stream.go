@@ -217,6 +217,10 @@ func (s *Stream) run(ctx context.Context, name string, fn api.Function, phase in
 	in.stack[0], in.stack[1], in.stack[2] = uint64(s.id), a, b
 	action, err := in.call(name, fn, n)
 	r, done := s.outcome(phase)
+	// Read under in.mu, with the outcome: an HTTP call answered after the
+	// unlock would otherwise drop pending to zero with the phase already
+	// decided, and the stream would report Paused.
+	waiting := s.pending.Load() > 0
 	in.mu.Unlock()
 	if err != nil {
 		s.failed = true
@@ -228,7 +232,7 @@ func (s *Stream) run(ctx context.Context, name string, fn api.Function, phase in
 	if uint32(action) == actionContinue {
 		return Continue, nil
 	}
-	if !eos && s.pending.Load() == 0 {
+	if !eos && !waiting {
 		return Paused, nil
 	}
 	for {
