@@ -60,7 +60,7 @@ func (f *forward) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
 	if r.ContentLength == 0 {
 		out.Body = nil // no body: safe to retry on a stale connection
 	} else {
-		tb := &trackedBody{ReadCloser: r.Body, rc: http.NewResponseController(w), idle: l.BodyIdle}
+		tb := &trackedBody{ReadCloser: r.Body, rc: http.NewResponseController(w), idle: l.BodyIdle, want: r.ContentLength}
 		out.Body = tb
 		defer tb.abortUnread()
 	}
@@ -116,6 +116,8 @@ type trackedBody struct {
 	idle     time.Duration
 	eof      atomic.Bool
 	timedOut atomic.Bool
+	want     int64 // the declared length; -1: unknown
+	got      int64 // bytes read (by the one goroutine streaming the body)
 
 	// The upload goroutine may still read after the handler returned (an
 	// early response); the response writer must not be touched then.
@@ -138,6 +140,12 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 		b.deadline(time.Now().Add(b.idle))
 	}
 	n, err := b.ReadCloser.Read(p)
+	b.got += int64(n)
+	if err == nil && b.want >= 0 && b.got >= b.want {
+		// All the declared bytes are in: a reader that stops at the
+		// length never asks again to see io.EOF, and the body is done.
+		err = io.EOF
+	}
 	var ne net.Error
 	if err != nil && errors.As(err, &ne) && ne.Timeout() {
 		b.timedOut.Store(true)
