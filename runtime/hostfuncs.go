@@ -299,45 +299,35 @@ func hGetMapValue(in *instance, mem api.Memory, st []uint64) status {
 	return in.returnBytes(mem, in.scratch, a32(st, 3), a32(st, 4))
 }
 
-func mapKV(mem api.Memory, st []uint64) (string, string, bool) {
-	k, ok := guestString(mem, a32(st, 1), a32(st, 2))
-	if !ok {
-		return "", "", false
+// putMapValue is proxy_add_header_map_value (add) and
+// proxy_replace_header_map_value (set).
+func putMapValue(in *instance, mem api.Memory, st []uint64, add bool) status {
+	k, ok1 := guestString(mem, a32(st, 1), a32(st, 2))
+	v, ok2 := guestString(mem, a32(st, 3), a32(st, 4))
+	if !ok1 || !ok2 {
+		return statusInvalidMemoryAccess
 	}
-	v, ok := guestString(mem, a32(st, 3), a32(st, 4))
-	return k, v, ok
+	m, s := in.headerMap(a32(st, 0))
+	if s != statusOK {
+		return s
+	}
+	if !validHeader(k, v) {
+		return statusBadArgument
+	}
+	if add {
+		m.Add(k, v)
+	} else {
+		m.Set(k, v)
+	}
+	return statusOK
 }
 
 func hAddMapValue(in *instance, mem api.Memory, st []uint64) status {
-	k, v, ok := mapKV(mem, st)
-	if !ok {
-		return statusInvalidMemoryAccess
-	}
-	m, s := in.headerMap(a32(st, 0))
-	if s != statusOK {
-		return s
-	}
-	if !validHeader(k, v) {
-		return statusBadArgument
-	}
-	m.Add(k, v)
-	return statusOK
+	return putMapValue(in, mem, st, true)
 }
 
 func hReplaceMapValue(in *instance, mem api.Memory, st []uint64) status {
-	k, v, ok := mapKV(mem, st)
-	if !ok {
-		return statusInvalidMemoryAccess
-	}
-	m, s := in.headerMap(a32(st, 0))
-	if s != statusOK {
-		return s
-	}
-	if !validHeader(k, v) {
-		return statusBadArgument
-	}
-	m.Set(k, v)
-	return statusOK
+	return putMapValue(in, mem, st, false)
 }
 
 func hRemoveMapValue(in *instance, mem api.Memory, st []uint64) status {
