@@ -481,15 +481,18 @@ build_wedge() {
 	(cd "$REPO_ROOT" && timeout 600 make -s filters >/dev/null) || die "make filters failed"
 }
 
-start_wedge() {
-	local d=$TMP/wedge
+# spawn_wedge <row> <port> <admin port> <route lines>: writes the row's
+# config (one tenant, one route to the origin, plus <route lines> under the
+# route) and starts wedge pinned to PROXY_CPU with GOMAXPROCS=1.
+spawn_wedge() {
+	local row=$1 port=$2 admin=$3 extra=$4 d=$TMP/$1
 	mkdir -p "$d/data"
 	cat >"$d/wedge.yaml" <<EOF
-admin: 127.0.0.1:$WEDGE_ADMIN_PORT
+admin: 127.0.0.1:$admin
 data_dir: $d/data
 listeners:
   - name: bench
-    address: 127.0.0.1:$WEDGE_PORT
+    address: 127.0.0.1:$port
 tenants:
   - name: bench
     domains: [$HOST_HEADER]
@@ -498,14 +501,17 @@ tenants:
         endpoints: [127.0.0.1:$ORIGIN_PORT]
     routes:
       - upstream: origin
+$extra
 EOF
 	LOGFILE=$d/wedge.log
 	# WEDGE_FLAGS: extra serve flags, e.g. "--cpuprofile /tmp/wedge.prof".
 	# shellcheck disable=SC2086
 	spawn env GOMAXPROCS=1 taskset -c "$PROXY_CPU" "$WEDGE_BIN" serve --config "$d/wedge.yaml" ${WEDGE_FLAGS:-}
-	register_proxy wedge "$WEDGE_PORT" "$BG_PID" "$LOGFILE"
-	wait_ready wedge
+	register_proxy "$row" "$port" "$BG_PID" "$LOGFILE"
+	wait_ready "$row"
 }
+
+start_wedge() { spawn_wedge wedge "$WEDGE_PORT" "$WEDGE_ADMIN_PORT" ""; }
 
 stop_wedge() { stop_proxy wedge; }
 
@@ -513,34 +519,12 @@ stop_wedge() { stop_proxy wedge; }
 # standard Go, built by make filters) setting a request and a response
 # header. Compared with the wedge row: the cost of one filter.
 start_wedge_filter() {
-	local d=$TMP/wedge_filter
-	mkdir -p "$d/data"
-	cat >"$d/wedge.yaml" <<EOF
-admin: 127.0.0.1:$WEDGE_FILTER_ADMIN_PORT
-data_dir: $d/data
-listeners:
-  - name: bench
-    address: 127.0.0.1:$WEDGE_FILTER_PORT
-tenants:
-  - name: bench
-    domains: [$HOST_HEADER]
-    upstreams:
-      - name: origin
-        endpoints: [127.0.0.1:$ORIGIN_PORT]
-    routes:
-      - upstream: origin
-        filters:
+	spawn_wedge wedge_filter "$WEDGE_FILTER_PORT" "$WEDGE_FILTER_ADMIN_PORT" "        filters:
           - name: headers
             module: $REPO_ROOT/bin/filters/headers.wasm
             config:
-              request: {set: {x-bench: "1"}}
-              response: {set: {x-filtered: "1"}}
-EOF
-	LOGFILE=$d/wedge.log
-	# shellcheck disable=SC2086
-	spawn env GOMAXPROCS=1 taskset -c "$PROXY_CPU" "$WEDGE_BIN" serve --config "$d/wedge.yaml" ${WEDGE_FLAGS:-}
-	register_proxy wedge_filter "$WEDGE_FILTER_PORT" "$BG_PID" "$LOGFILE"
-	wait_ready wedge_filter
+              request: {set: {x-bench: \"1\"}}
+              response: {set: {x-filtered: \"1\"}}"
 }
 
 stop_wedge_filter() { stop_proxy wedge_filter; }
