@@ -125,11 +125,7 @@ func TestBadConfigRefused(t *testing.T) {
 					t.Errorf("error %q\nlacks %q", err, w)
 				}
 			}
-			logged := false
-			for _, e := range host.Logs() {
-				logged = logged || e.Level == sdk.LevelError && strings.Contains(e.Message, tt.want[0])
-			}
-			if !logged {
+			if !host.Logged(sdk.LevelError, tt.want[0]) {
 				t.Errorf("the reason was not logged at error level: %v", host.Logs())
 			}
 		})

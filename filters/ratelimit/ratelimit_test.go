@@ -308,7 +308,7 @@ func TestRateLimitContention(t *testing.T) {
 		if calls != casAttempts {
 			t.Errorf("%d attempts, want %d", calls, casAttempts)
 		}
-		if !logged(h, sdk.LevelWarn, "the bucket kept changing under us; request allowed") {
+		if !h.Logged(sdk.LevelWarn, "the bucket kept changing under us; request allowed") {
 			t.Errorf("no warning: %v", h.Logs())
 		}
 	})
@@ -322,7 +322,7 @@ func TestRateLimitContention(t *testing.T) {
 		interpose(t, func(string, []byte, uint32) error { return errors.Join(sdk.ErrInternalFailure) })
 		run(t, h, p, 0, req{addr: ip1})
 		run(t, h, p, 1, req{addr: ip1})
-		if !logged(h, sdk.LevelWarn, "request allowed") {
+		if !h.Logged(sdk.LevelWarn, "request allowed") {
 			t.Errorf("no warning: %v", h.Logs())
 		}
 	})
@@ -331,15 +331,6 @@ func TestRateLimitContention(t *testing.T) {
 func interpose(t *testing.T, f func(string, []byte, uint32) error) {
 	setShared = f
 	t.Cleanup(func() { setShared = sdk.SetSharedData })
-}
-
-func logged(h *sdktest.Host, level sdk.LogLevel, sub string) bool {
-	for _, e := range h.Logs() {
-		if e.Level == level && strings.Contains(e.Message, sub) {
-			return true
-		}
-	}
-	return false
 }
 
 func TestRateLimitBadConfig(t *testing.T) {
@@ -384,7 +375,7 @@ func TestRateLimitBadConfig(t *testing.T) {
 					t.Errorf("refusal %q\ndoes not say %q", err, w)
 				}
 			}
-			if !logged(h, sdk.LevelError, tt.want[0]) {
+			if !h.Logged(sdk.LevelError, tt.want[0]) {
 				t.Errorf("the reason was not logged at error level: %v", h.Logs())
 			}
 		})

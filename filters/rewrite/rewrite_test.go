@@ -226,13 +226,7 @@ func TestRewriteBadConfig(t *testing.T) {
 					t.Errorf("refusal %q\ndoes not say %q", err, w)
 				}
 			}
-			logged := false
-			for _, e := range h.Logs() {
-				if e.Level == sdk.LevelError && strings.Contains(e.Message, tt.want[0]) {
-					logged = true
-				}
-			}
-			if !logged {
+			if !h.Logged(sdk.LevelError, tt.want[0]) {
 				t.Errorf("the reason was not logged at error level: %v", h.Logs())
 			}
 		})

@@ -135,6 +135,17 @@ func Headers(nameValues ...string) []sdk.Header {
 // Logs returns every message logged so far, oldest first.
 func (h *Host) Logs() []LogEntry { return append([]LogEntry(nil), h.logs...) }
 
+// Logged reports whether the filter logged, at level, a message
+// containing substr.
+func (h *Host) Logged(level sdk.LogLevel, substr string) bool {
+	for _, e := range h.logs {
+		if e.Level == level && strings.Contains(e.Message, substr) {
+			return true
+		}
+	}
+	return false
+}
+
 // SetLogLevel sets the lowest level the host keeps (default: trace, all).
 func (h *Host) SetLogLevel(l sdk.LogLevel) { h.logLevel = l }
 

@@ -107,11 +107,17 @@ func (s *Stream) SendRequestHeaders(headers []sdk.Header, endOfStream bool) sdk.
 // While the filter returns Pause the chunks accumulate in its buffer;
 // Continue sends the buffer on.
 func (s *Stream) SendRequestBody(chunk []byte, endOfStream bool) sdk.Action {
-	s.reqBuf = append(s.reqBuf, chunk...)
+	return s.sendBody(&s.reqBuf, &s.reqSent, chunk, endOfStream, abi.Callbacks.OnRequestBody)
+}
+
+// sendBody adds chunk to buf, calls the body callback with the buffer's
+// size, and on Continue moves the buffer to sent.
+func (s *Stream) sendBody(buf, sent *[]byte, chunk []byte, endOfStream bool, cb func(id, size uint32, eos bool) abi.Action) sdk.Action {
+	*buf = append(*buf, chunk...)
 	s.enter()
-	a := sdk.Action(abi.Callbacks.OnRequestBody(s.id, uint32(len(s.reqBuf)), endOfStream))
+	a := sdk.Action(cb(s.id, uint32(len(*buf)), endOfStream))
 	if a == sdk.Continue {
-		s.reqSent, s.reqBuf = append(s.reqSent, s.reqBuf...), nil
+		*sent, *buf = append(*sent, *buf...), nil
 	}
 	return a
 }
@@ -132,13 +138,7 @@ func (s *Stream) SendResponseHeaders(headers []sdk.Header, endOfStream bool) sdk
 
 // SendResponseBody delivers a response body chunk, like SendRequestBody.
 func (s *Stream) SendResponseBody(chunk []byte, endOfStream bool) sdk.Action {
-	s.respBuf = append(s.respBuf, chunk...)
-	s.enter()
-	a := sdk.Action(abi.Callbacks.OnResponseBody(s.id, uint32(len(s.respBuf)), endOfStream))
-	if a == sdk.Continue {
-		s.respSent, s.respBuf = append(s.respSent, s.respBuf...), nil
-	}
-	return a
+	return s.sendBody(&s.respBuf, &s.respSent, chunk, endOfStream, abi.Callbacks.OnResponseBody)
 }
 
 // SendResponseTrailers delivers the response trailers.
