@@ -22,6 +22,19 @@ type Config struct {
 	Admin string `yaml:"admin"`
 	// AdminTokenSHA256 is the hex SHA-256 of the operator's admin token.
 	AdminTokenSHA256 string `yaml:"admin_token_sha256"`
+	// AdminTLS, when set, serves the admin API over TLS with this
+	// certificate.
+	AdminTLS *Certificate `yaml:"admin_tls"`
+	// AdminMaxUploadBytes bounds a filter module uploaded through the
+	// admin API; larger uploads get 413. Default 32 MiB.
+	AdminMaxUploadBytes int64 `yaml:"admin_max_upload_bytes"`
+	// NodeName names the node in the admin API's status and in the
+	// store's record of which revision each node serves. Empty means the
+	// host name.
+	NodeName string `yaml:"node_name"`
+	// Store is where the tenant layer managed through the admin API
+	// lives. The tenants of this file are served alongside it.
+	Store Store `yaml:"store"`
 	// DataDir holds the node's persistent state. Empty means ./data.
 	DataDir string `yaml:"data_dir"`
 	// Limits are the server-side limits applied to every listener.
@@ -31,6 +44,31 @@ type Config struct {
 	// Tenants own domains, upstream pools and routes.
 	Tenants []Tenant `yaml:"tenants"`
 }
+
+// Store selects the tenant layer's store.
+type Store struct {
+	// Type is "embedded" (default): a file on the local disk, for one
+	// node; or "etcd": an etcd cluster that many nodes share and watch.
+	Type string `yaml:"type"`
+	// Path is the embedded store's file. Default: store.db in data_dir.
+	Path string `yaml:"path"`
+	// Endpoints are the etcd members (host:port or http(s)://host:port).
+	// Required for etcd.
+	Endpoints []string `yaml:"endpoints"`
+	// Prefix is the etcd key prefix the fleet shares. Default "/wedge/".
+	Prefix string `yaml:"prefix"`
+	// DialTimeout bounds connecting to etcd. Default 5s.
+	DialTimeout Duration `yaml:"dial_timeout"`
+	// Username for etcd authentication; its password is read from the
+	// environment variable WEDGE_ETCD_PASSWORD.
+	Username string `yaml:"username"`
+}
+
+// Store types.
+const (
+	StoreEmbedded = "embedded"
+	StoreEtcd     = "etcd"
+)
 
 // Listener is one port that accepts client connections.
 type Listener struct {
@@ -292,6 +330,9 @@ const (
 	DefaultMaxIdleConns         = 256
 	DefaultCacheMaxBytes        = 256 << 20
 	DefaultCacheMaxObjectBytes  = 8 << 20
+	DefaultAdminMaxUploadBytes  = 32 << 20
+	DefaultStorePrefix          = "/wedge/"
+	DefaultStoreDialTimeout     = 5 * time.Second
 )
 
 // WithDefaults returns a copy of l with zero fields set to their defaults.

@@ -35,6 +35,8 @@ type decoder struct {
 	// aliased counts the nodes visited through aliases.
 	aliased  int
 	overflow bool
+	// root is the document's top node, once it could be parsed.
+	root *yaml.Node
 }
 
 func newDecoder() *decoder {

@@ -53,10 +53,7 @@ func Parse(data []byte, name, baseDir string) (*Config, error) {
 		}
 	}
 	if len(problems) > 0 {
-		if len(problems) > MaxProblems {
-			more := len(problems) - MaxProblems
-			problems = append(problems[:MaxProblems:MaxProblems], &FieldError{Msg: fmt.Sprintf("… and %d more problems", more)})
-		}
+		problems = capProblems(problems)
 		for _, p := range problems {
 			if p.Line == 0 {
 				p.Line = d.lines.find(p.Path)
@@ -74,35 +71,79 @@ func Parse(data []byte, name, baseDir string) (*Config, error) {
 // document cannot be decoded at all), the decoder that knows the line of
 // every field path, and the problems found so far.
 func decode(data []byte) (*Config, *decoder, []*FieldError) {
+	cfg := new(Config)
+	d, problems := decodeInto(data, reflect.ValueOf(cfg).Elem(), "configuration")
+	if d.root == nil {
+		return nil, d, problems
+	}
+	return cfg, d, problems
+}
+
+// DecodeStrict decodes one YAML or JSON document into v, a pointer to a
+// configuration type (a Tenant, a Route slice, an Upstream, …), by the
+// rules of a configuration file: unknown fields, repeated keys and wrong
+// types are all reported in one *Error, each with its field path in the
+// document (routes[0].match.path) and line. name labels the error. It
+// does not validate values: see ValidateTenant.
+func DecodeStrict(data []byte, name string, v any) error {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return fmt.Errorf("config: DecodeStrict needs a non-nil pointer, got %T", v)
+	}
+	d, problems := decodeInto(data, rv.Elem(), "document")
+	if len(problems) > 0 {
+		for _, p := range problems {
+			if p.Line == 0 {
+				p.Line = d.lines.find(p.Path)
+			}
+		}
+		return &Error{File: name, Problems: capProblems(problems)}
+	}
+	return nil
+}
+
+// capProblems keeps at most MaxProblems, with a last line counting the rest.
+func capProblems(problems []*FieldError) []*FieldError {
+	if len(problems) > MaxProblems {
+		more := len(problems) - MaxProblems
+		problems = append(problems[:MaxProblems:MaxProblems], &FieldError{Msg: fmt.Sprintf("… and %d more problems", more)})
+	}
+	return problems
+}
+
+// decodeInto decodes data strictly into v. what names the document in
+// problems ("configuration"). d.root is nil when the document could not be
+// decoded at all.
+func decodeInto(data []byte, v reflect.Value, what string) (*decoder, []*FieldError) {
 	d := newDecoder()
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, d, []*FieldError{{Msg: "empty configuration"}}
+			return d, []*FieldError{{Msg: "empty " + what}}
 		}
-		return nil, d, []*FieldError{yamlError(err)}
+		return d, []*FieldError{yamlError(err)}
 	}
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
 	case err == nil:
-		return nil, d, []*FieldError{{Msg: "more than one YAML document", Line: extra.Line}}
+		return d, []*FieldError{{Msg: "more than one YAML document", Line: extra.Line}}
 	case !errors.Is(err, io.EOF):
-		return nil, d, []*FieldError{yamlError(err)}
+		return d, []*FieldError{yamlError(err)}
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
 	}
 	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
-		return nil, d, []*FieldError{{Msg: "empty configuration"}}
+		return d, []*FieldError{{Msg: "empty " + what}}
 	}
-	if root.Kind != yaml.MappingNode {
-		return nil, d, []*FieldError{{Msg: "the configuration must be a mapping", Line: root.Line}}
+	if v.Kind() == reflect.Struct && root.Kind != yaml.MappingNode {
+		return d, []*FieldError{{Msg: "the " + what + " must be a mapping", Line: root.Line}}
 	}
-	cfg := new(Config)
-	d.value(root, reflect.ValueOf(cfg).Elem(), "")
-	return cfg, d, d.problems
+	d.root = root
+	d.value(root, v, "")
+	return d, d.problems
 }
 
 // lineMap maps a field path to the line it was written on: the line of
@@ -135,6 +176,12 @@ func (c *Config) resolvePaths(base string) {
 		return filepath.Join(base, p)
 	}
 	c.DataDir = abs(c.DataDir)
+	c.Store.Path = abs(c.Store.Path)
+	if c.AdminTLS != nil {
+		t := *c.AdminTLS
+		t.CertFile, t.KeyFile = abs(t.CertFile), abs(t.KeyFile)
+		c.AdminTLS = &t
+	}
 	for ti := range c.Tenants {
 		t := &c.Tenants[ti]
 		for ri := range t.Routes {

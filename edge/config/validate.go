@@ -71,6 +71,13 @@ func (c *Config) validate(baseDir string) []*FieldError {
 	if c.AdminTokenSHA256 != "" && !isSHA256Hex(c.AdminTokenSHA256) {
 		ps.add("admin_token_sha256", "want 64 hex digits (the SHA-256 of the token)")
 	}
+	if c.AdminTLS != nil {
+		c.validateCert(&ps, "admin_tls", *c.AdminTLS, baseDir)
+	}
+	if c.AdminMaxUploadBytes < 0 {
+		ps.add("admin_max_upload_bytes", "must not be negative")
+	}
+	c.Store.validate(&ps)
 	c.Limits.validate(&ps)
 	if c.Cache.MaxBytes < 0 {
 		ps.add("cache.max_bytes", "must not be negative")
@@ -87,19 +94,57 @@ func (c *Config) validateTLS(ps *problems, p string, t *TLS, baseDir string) {
 		ps.add(p, "needs certificates or dev_self_signed: true")
 	}
 	for i, cert := range t.Certificates {
-		cp := fmt.Sprintf("%s.certificates[%d]", p, i)
-		if cert.CertFile == "" {
-			ps.add(cp+".cert_file", "required")
+		c.validateCert(ps, fmt.Sprintf("%s.certificates[%d]", p, i), cert, baseDir)
+	}
+}
+
+func (c *Config) validateCert(ps *problems, cp string, cert Certificate, baseDir string) {
+	if cert.CertFile == "" {
+		ps.add(cp+".cert_file", "required")
+	}
+	if cert.KeyFile == "" {
+		ps.add(cp+".key_file", "required")
+	}
+	if cert.CertFile == "" || cert.KeyFile == "" {
+		return
+	}
+	if _, err := tls.LoadX509KeyPair(resolve(baseDir, cert.CertFile), resolve(baseDir, cert.KeyFile)); err != nil {
+		ps.add(cp, "cannot load the key pair: %v", err)
+	}
+}
+
+func (s *Store) validate(ps *problems) {
+	switch s.Type {
+	case "", StoreEmbedded:
+		if len(s.Endpoints) > 0 || s.Prefix != "" || s.Username != "" {
+			ps.add("store", "endpoints, prefix and username are for type etcd")
 		}
-		if cert.KeyFile == "" {
-			ps.add(cp+".key_file", "required")
+	case StoreEtcd:
+		if s.Path != "" {
+			ps.add("store.path", "is for type embedded")
 		}
-		if cert.CertFile == "" || cert.KeyFile == "" {
-			continue
+		if len(s.Endpoints) == 0 {
+			ps.add("store.endpoints", "at least one etcd endpoint is required")
 		}
-		if _, err := tls.LoadX509KeyPair(resolve(baseDir, cert.CertFile), resolve(baseDir, cert.KeyFile)); err != nil {
-			ps.add(cp, "cannot load the key pair: %v", err)
+		for i, e := range s.Endpoints {
+			hp := e
+			if rest, ok := strings.CutPrefix(e, "http://"); ok {
+				hp = rest
+			} else if rest, ok := strings.CutPrefix(e, "https://"); ok {
+				hp = rest
+			}
+			if err := checkHostPort(hp); err != nil {
+				ps.add(fmt.Sprintf("store.endpoints[%d]", i), "%v", err)
+			}
 		}
+		if s.Prefix != "" && (!strings.HasPrefix(s.Prefix, "/") || !strings.HasSuffix(s.Prefix, "/")) {
+			ps.add("store.prefix", "%q must start and end with /", s.Prefix)
+		}
+	default:
+		ps.add("store.type", "%q is not a store type; want embedded or etcd", s.Type)
+	}
+	if s.DialTimeout < 0 {
+		ps.add("store.dial_timeout", "must not be negative")
 	}
 }
 
@@ -138,65 +183,87 @@ var tenantName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 func (c *Config) validateTenants(ps *problems) {
 	tenants := map[string]int{}
 	owner := map[string]string{} // normalised domain → path of its first claim
-	for i, t := range c.Tenants {
+	for i := range c.Tenants {
+		t := &c.Tenants[i]
 		p := fmt.Sprintf("tenants[%d]", i)
-		switch {
-		case t.Name == "":
-			ps.add(p+".name", "required")
-		case !tenantName.MatchString(t.Name):
-			ps.add(p+".name", "%q must be 1-63 lower-case letters, digits, '-' or '_'", t.Name)
-		default:
-			if j, dup := tenants[t.Name]; dup {
-				ps.add(p+".name", "tenant %q is already defined at tenants[%d]", t.Name, j)
-			}
+		if j, dup := tenants[t.Name]; dup && t.Name != "" {
+			ps.add(p+".name", "tenant %q is already defined at tenants[%d]", t.Name, j)
+		}
+		if _, dup := tenants[t.Name]; !dup {
 			tenants[t.Name] = i
 		}
-		domains := map[string]bool{}
-		for j, d := range t.Domains {
-			dp := fmt.Sprintf("%s.domains[%d]", p, j)
-			if err := CheckDomain(d); err != nil {
-				ps.add(dp, "%v", err)
-				continue
-			}
-			key := strings.ToLower(d)
-			if first, dup := owner[key]; dup {
-				ps.add(dp, "domain %q is already claimed at %s", d, first)
-				continue
-			}
-			owner[key] = dp
-			domains[key] = true
+		validateTenant(ps, p+".", t, owner)
+	}
+}
+
+// ValidateTenant checks one tenant on its own: name, domains, pools,
+// routes and filters. Problems carry paths relative to the tenant
+// (routes[0].upstream). Domains claimed by other tenants are the caller's
+// to check.
+func ValidateTenant(t *Tenant) error {
+	var ps problems
+	validateTenant(&ps, "", t, map[string]string{})
+	if len(ps) > 0 {
+		return &Error{Problems: capProblems(ps)}
+	}
+	return nil
+}
+
+// validateTenant checks t; pre prefixes every path ("tenants[2]." or "").
+// owner maps each normalised domain already claimed to the path of its
+// claim.
+func validateTenant(ps *problems, pre string, t *Tenant, owner map[string]string) {
+	switch {
+	case t.Name == "":
+		ps.add(pre+"name", "required")
+	case !tenantName.MatchString(t.Name):
+		ps.add(pre+"name", "%q must be 1-63 lower-case letters, digits, '-' or '_'", t.Name)
+	}
+	domains := map[string]bool{}
+	for j, d := range t.Domains {
+		dp := fmt.Sprintf("%sdomains[%d]", pre, j)
+		if err := CheckDomain(d); err != nil {
+			ps.add(dp, "%v", err)
+			continue
 		}
-		pools := map[string]int{}
-		for j, u := range t.Upstreams {
-			up := fmt.Sprintf("%s.upstreams[%d]", p, j)
-			if u.Name == "" {
-				ps.add(up+".name", "required")
-			} else if k, dup := pools[u.Name]; dup {
-				ps.add(up+".name", "pool %q is already defined at %s.upstreams[%d]", u.Name, p, k)
-			} else {
-				pools[u.Name] = j
-			}
-			if len(u.Endpoints) == 0 {
-				ps.add(up+".endpoints", "at least one endpoint is required")
-			}
-			for k, e := range u.Endpoints {
-				if err := checkEndpoint(e); err != nil {
-					ps.add(fmt.Sprintf("%s.endpoints[%d]", up, k), "%v", err)
-				}
-			}
-			if u.MaxIdleConns < 0 {
-				ps.add(up+".max_idle_conns", "must not be negative")
+		key := strings.ToLower(d)
+		if first, dup := owner[key]; dup {
+			ps.add(dp, "domain %q is already claimed at %s", d, first)
+			continue
+		}
+		owner[key] = dp
+		domains[key] = true
+	}
+	pools := map[string]int{}
+	for j, u := range t.Upstreams {
+		up := fmt.Sprintf("%supstreams[%d]", pre, j)
+		if u.Name == "" {
+			ps.add(up+".name", "required")
+		} else if k, dup := pools[u.Name]; dup {
+			ps.add(up+".name", "pool %q is already defined at %supstreams[%d]", u.Name, pre, k)
+		} else {
+			pools[u.Name] = j
+		}
+		if len(u.Endpoints) == 0 {
+			ps.add(up+".endpoints", "at least one endpoint is required")
+		}
+		for k, e := range u.Endpoints {
+			if err := checkEndpoint(e); err != nil {
+				ps.add(fmt.Sprintf("%s.endpoints[%d]", up, k), "%v", err)
 			}
 		}
-		if t.TokenSHA256 != "" && !isSHA256Hex(t.TokenSHA256) {
-			ps.add(p+".token_sha256", "want 64 hex digits (the SHA-256 of the token)")
+		if u.MaxIdleConns < 0 {
+			ps.add(up+".max_idle_conns", "must not be negative")
 		}
-		if t.CacheMaxBytes < 0 {
-			ps.add(p+".cache_max_bytes", "must not be negative")
-		}
-		for j := range t.Routes {
-			validateRoute(ps, fmt.Sprintf("%s.routes[%d]", p, j), &t.Routes[j], domains, pools)
-		}
+	}
+	if t.TokenSHA256 != "" && !isSHA256Hex(t.TokenSHA256) {
+		ps.add(pre+"token_sha256", "want 64 hex digits (the SHA-256 of the token)")
+	}
+	if t.CacheMaxBytes < 0 {
+		ps.add(pre+"cache_max_bytes", "must not be negative")
+	}
+	for j := range t.Routes {
+		validateRoute(ps, fmt.Sprintf("%sroutes[%d]", pre, j), &t.Routes[j], domains, pools)
 	}
 }
 
