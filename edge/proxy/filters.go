@@ -35,6 +35,9 @@ type Filters struct {
 	// Logger receives the filters' log lines, tagged with tenant and
 	// filter.
 	Logger *slog.Logger
+	// Load returns the bytes of a filter's module, as named by its
+	// configuration. Nil: the module is a file path, read from disk.
+	Load func(module string) ([]byte, error)
 }
 
 // buildFilters starts (or keeps from cur) every filter of every route.
@@ -71,7 +74,11 @@ func (s *Server) startFilter(t *config.Tenant, f *config.Filter, modules map[str
 	}
 	bin, ok := modules[f.Module]
 	if !ok {
-		b, err := os.ReadFile(f.Module)
+		load := s.filters.Load
+		if load == nil {
+			load = os.ReadFile
+		}
+		b, err := load(f.Module)
 		if err != nil {
 			return nil, fmt.Errorf("proxy: read module: %w", err)
 		}
