@@ -165,6 +165,20 @@ func (s *Server) Swap(snap *Snapshot) {
 	closeUnused(old, snap)
 }
 
+// Discard closes what Build started for snap and the current snapshot
+// does not use: for a snapshot that will not be swapped in.
+func (s *Server) Discard(snap *Snapshot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur := s.snap.Load()
+	for k, p := range snap.pools {
+		if cur.pools[k] != p {
+			p.Close()
+		}
+	}
+	closeUnused(snap, cur)
+}
+
 // CloseHijacked closes the connections taken over by protocol switches
 // (WebSockets), which HTTP server shutdown does not wait for, and refuses
 // new ones. It returns how many it closed.
