@@ -36,7 +36,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"maps"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,7 +61,8 @@ type Config struct {
 	// TenantMaxBytes optionally caps the bytes of a tenant's entries. A
 	// tenant over its cap evicts its own least recently used entries
 	// first. Like MaxBytes the cap is split evenly over the shards. Tenants
-	// not in the map are bounded only by MaxBytes.
+	// not in the map are bounded only by MaxBytes. SetTenantMaxBytes
+	// changes the caps later.
 	TenantMaxBytes map[string]int64
 }
 
@@ -77,7 +80,10 @@ type Cache struct {
 	shards    []*shard
 	maxObject int64
 	seed      maphash.Seed
-	caps      map[string]int64 // per-shard tenant caps
+	// caps are the per-shard tenant caps. Read under a shard's lock
+	// where entries are stored, so that SetTenantMaxBytes, which then
+	// sweeps every shard under its lock, leaves no entry over a new cap.
+	caps atomic.Pointer[map[string]int64]
 
 	tenantMu sync.Mutex
 	tenants  map[string]*tenantStats
@@ -103,11 +109,7 @@ func New(cfg Config) (*Cache, error) {
 	if cfg.Shards < 0 {
 		errs = append(errs, fmt.Errorf("%w: Shards must be >= 0, got %d", ErrConfig, cfg.Shards))
 	}
-	for t, n := range cfg.TenantMaxBytes {
-		if n <= 0 {
-			errs = append(errs, fmt.Errorf("%w: TenantMaxBytes[%s] must be > 0, got %d", ErrConfig, t, n))
-		}
-	}
+	errs = append(errs, checkCaps(cfg.TenantMaxBytes)...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -118,16 +120,13 @@ func New(cfg Config) (*Cache, error) {
 	c := &Cache{
 		maxObject: cfg.MaxObjectBytes,
 		seed:      maphash.MakeSeed(),
-		caps:      make(map[string]int64, len(cfg.TenantMaxBytes)),
 		tenants:   map[string]*tenantStats{},
 		now:       time.Now,
 	}
 	if c.maxObject == 0 {
 		c.maxObject = DefaultMaxObjectBytes
 	}
-	for t, b := range cfg.TenantMaxBytes {
-		c.caps[t] = b / int64(n)
-	}
+	c.caps.Store(perShard(cfg.TenantMaxBytes, n))
 	for range n {
 		lru, err := simplelru.NewLRU[uint64, *entry](math.MaxInt, nil)
 		if err != nil {
@@ -142,6 +141,55 @@ func New(cfg Config) (*Cache, error) {
 		})
 	}
 	return c, nil
+}
+
+// checkCaps reports the tenant caps that are not > 0.
+func checkCaps(caps map[string]int64) []error {
+	var errs []error
+	for _, t := range slices.Sorted(maps.Keys(caps)) {
+		if n := caps[t]; n <= 0 {
+			errs = append(errs, fmt.Errorf("%w: TenantMaxBytes[%s] must be > 0, got %d", ErrConfig, t, n))
+		}
+	}
+	return errs
+}
+
+// perShard splits each tenant cap evenly over n shards.
+func perShard(caps map[string]int64, n int) *map[string]int64 {
+	m := make(map[string]int64, len(caps))
+	for t, b := range caps {
+		m[t] = b / int64(n)
+	}
+	return &m
+}
+
+// tenantCap returns the per-shard cap of tenant, if it has one.
+func (c *Cache) tenantCap(tenant string) (int64, bool) {
+	limit, ok := (*c.caps.Load())[tenant]
+	return limit, ok
+}
+
+// SetTenantMaxBytes replaces the tenant caps (see Config.TenantMaxBytes)
+// while the cache serves: a tenant whose cap is lowered loses its least
+// recently used entries until it fits, counted as evictions; a tenant
+// left out of caps is bounded only by MaxBytes from now on. caps is not
+// retained. On error (a cap not > 0, wrapping ErrConfig) nothing changes.
+func (c *Cache) SetTenantMaxBytes(caps map[string]int64) error {
+	if errs := checkCaps(caps); len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	m := perShard(caps, len(c.shards))
+	c.caps.Store(m)
+	for _, s := range c.shards {
+		s.mu.Lock()
+		for t, tl := range s.tenants {
+			if limit, ok := (*m)[t]; ok {
+				s.trim(tl, limit, nil)
+			}
+		}
+		s.mu.Unlock()
+	}
+	return nil
 }
 
 // stats returns the counters of tenant, made on first use.

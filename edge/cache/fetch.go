@@ -41,7 +41,7 @@ func (h *handler) fetch(w http.ResponseWriter, r *http.Request, k *reqKey, rcc *
 		}
 	}
 	t := &tee{h: h, w: w, r: r, rcc: *rcc, stale: stale, validate: validate, fwd: fwd,
-		header: http.Header{}, limit: h.maxObject, clientOK: true}
+		header: http.Header{}, limit: h.objectLimit(), clientOK: true}
 	reqTime := h.c.now()
 	h.next.ServeHTTP(t, out)
 	if !t.wrote {

@@ -55,12 +55,10 @@ func (c *Cache) Handler(tenant string, p Policy, next http.Handler) http.Handler
 	if p.MaxObjectBytes > 0 {
 		h.maxObject = p.MaxObjectBytes
 	}
-	// Nothing larger than a shard's budget (or the tenant's share of a
-	// shard) can be stored: do not buffer it.
+	// Nothing larger than a shard's budget can be stored: do not buffer
+	// it. (Nor, see objectLimit, anything larger than the tenant's share
+	// of a shard, which may change while h serves.)
 	h.maxObject = min(h.maxObject, c.shards[0].budget)
-	if limit, ok := c.caps[tenant]; ok {
-		h.maxObject = min(h.maxObject, limit)
-	}
 	if h.wait <= 0 {
 		h.wait = DefaultCoalesceWait
 	}
@@ -71,6 +69,15 @@ func (c *Cache) Handler(tenant string, p Policy, next http.Handler) http.Handler
 		h.mode = querySorted
 	}
 	return h
+}
+
+// objectLimit is the largest response h buffers to store: its maxObject,
+// or the tenant's per-shard cap if that is lower.
+func (h *handler) objectLimit() int64 {
+	if limit, ok := h.c.tenantCap(h.tenant); ok {
+		return min(h.maxObject, limit)
+	}
+	return h.maxObject
 }
 
 type handler struct {

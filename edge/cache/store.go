@@ -195,19 +195,12 @@ func (s *shard) makeRoom(tenant string, need int64, protect *entry) bool {
 	if need+kept > s.budget {
 		return false
 	}
-	if limit, ok := s.c.caps[tenant]; ok {
+	if limit, ok := s.c.tenantCap(tenant); ok {
 		if need+kept > limit {
 			return false
 		}
-		for tl := s.tenants[tenant]; tl != nil && tl.bytes+need > limit; tl = s.tenants[tenant] {
-			victim := tl.tail
-			if victim == protect {
-				victim = victim.tprev
-			}
-			if victim == nil {
-				return false
-			}
-			s.remove(victim, true)
+		if tl := s.tenants[tenant]; tl != nil && !s.trim(tl, limit-need, protect) {
+			return false
 		}
 	}
 	for s.bytes+need > s.budget {
@@ -218,6 +211,23 @@ func (s *shard) makeRoom(tenant string, need int64, protect *entry) bool {
 		if victim == protect {
 			s.get(victim.hash) // to the front; the next oldest goes
 			continue
+		}
+		s.remove(victim, true)
+	}
+	return true
+}
+
+// trim evicts the least recently used entries of the tenant list tl,
+// never protect, until its bytes are at most limit. It reports false when
+// they cannot be. Caller holds s.mu.
+func (s *shard) trim(tl *tenantList, limit int64, protect *entry) bool {
+	for tl.bytes > limit {
+		victim := tl.tail
+		if victim == protect {
+			victim = victim.tprev
+		}
+		if victim == nil {
+			return false
 		}
 		s.remove(victim, true)
 	}

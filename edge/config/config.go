@@ -147,8 +147,32 @@ type Tenant struct {
 	TokenSHA256 string `yaml:"token_sha256"`
 	// CacheMaxBytes caps the bytes of this tenant's cache entries, so that
 	// one tenant cannot evict everyone else's. 0 means no cap beyond the
-	// node's. Read at start: a change takes effect at the next restart.
+	// node's. A change applies at once: lowering the cap evicts the
+	// tenant's least recently used entries.
 	CacheMaxBytes int64 `yaml:"cache_max_bytes"`
+	// Limits are set by the operator for the tenant; they tighten what the
+	// tenant's routes and filters may use. Changes apply at once.
+	Limits TenantLimits `yaml:"limits"`
+}
+
+// TenantLimits are the operator's limits on one tenant. Zero fields mean
+// no limit.
+type TenantLimits struct {
+	// FilterMaxMemoryBytes caps every filter's linear memory: a filter's
+	// limits.max_memory_bytes, or the runtime's default (64 MiB) for a
+	// filter without one, is lowered to it; a cap never raises either.
+	// 0 = no cap.
+	FilterMaxMemoryBytes int64 `yaml:"filter_max_memory_bytes"`
+	// FilterCallDeadline caps every filter's limits.call_deadline the same
+	// way (the runtime's default is 100 ms). 0 = no cap.
+	FilterCallDeadline Duration `yaml:"filter_call_deadline"`
+	// RequestRate bounds the tenant's requests per second on each node
+	// (a token bucket); past it clients get 429 with Retry-After. 0 =
+	// none.
+	RequestRate float64 `yaml:"request_rate"`
+	// RequestBurst is the bucket size: how many requests may arrive at
+	// once after a quiet spell. 0 = max(1, ceil(RequestRate)).
+	RequestBurst int `yaml:"request_burst"`
 }
 
 // Upstream is a pool of origin endpoints.

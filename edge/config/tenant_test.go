@@ -2,8 +2,11 @@ package config
 
 import (
 	"errors"
+	"math"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDecodeStrict(t *testing.T) {
@@ -113,6 +116,67 @@ func TestValidateStore(t *testing.T) {
 			t.Errorf("%+v: %v", tt.s, ps[0])
 		case tt.want != "" && (len(ps) != 1 || !strings.HasPrefix(ps[0].Error(), tt.want)):
 			t.Errorf("%+v: problems %v, want one starting %q", tt.s, ps, tt.want)
+		}
+	}
+}
+
+func TestValidateTenantLimits(t *testing.T) {
+	tests := []struct {
+		l    TenantLimits
+		want []string // problems, in order; nil = valid
+	}{
+		{TenantLimits{}, nil},
+		{TenantLimits{FilterMaxMemoryBytes: 1 << 20, FilterCallDeadline: Duration(time.Millisecond), RequestRate: 0.5, RequestBurst: 3}, nil},
+		{TenantLimits{FilterMaxMemoryBytes: 4 << 30}, nil},
+		{TenantLimits{RequestRate: minRequestRate}, nil},
+		{TenantLimits{RequestRate: maxRequestRate, RequestBurst: maxRequestBurst}, nil},
+		{TenantLimits{FilterMaxMemoryBytes: -1}, []string{"limits.filter_max_memory_bytes: -1: want 0 (no cap) to 4 GiB"}},
+		{TenantLimits{FilterMaxMemoryBytes: 4<<30 + 1}, []string{"limits.filter_max_memory_bytes: 4294967297: want 0 (no cap) to 4 GiB"}},
+		{TenantLimits{FilterCallDeadline: -1}, []string{"limits.filter_call_deadline: must not be negative"}},
+		{TenantLimits{RequestRate: math.NaN()}, []string{"limits.request_rate: NaN is not a number of requests per second"}},
+		{TenantLimits{RequestRate: math.Inf(1)}, []string{"limits.request_rate: +Inf is not a number of requests per second"}},
+		{TenantLimits{RequestRate: math.Inf(-1)}, []string{"limits.request_rate: -Inf is not a number of requests per second"}},
+		{TenantLimits{RequestRate: -1}, []string{"limits.request_rate: -1: want 0 (no limit) or 0.001 to 1000000 requests per second"}},
+		{TenantLimits{RequestRate: 0.0009}, []string{"limits.request_rate: 0.0009: want 0 (no limit) or 0.001 to 1000000 requests per second"}},
+		{TenantLimits{RequestRate: 1e6 + 1}, []string{"limits.request_rate: 1.000001e+06: want 0 (no limit) or 0.001 to 1000000 requests per second"}},
+		{TenantLimits{RequestRate: 1, RequestBurst: -1}, []string{"limits.request_burst: -1: want 0 (default) to 1000000"}},
+		{TenantLimits{RequestRate: 1, RequestBurst: maxRequestBurst + 1}, []string{"limits.request_burst: 1000001: want 0 (default) to 1000000"}},
+		{TenantLimits{RequestBurst: 5}, []string{"limits.request_burst: needs request_rate"}},
+		{TenantLimits{FilterMaxMemoryBytes: -1, FilterCallDeadline: -1, RequestRate: math.NaN(), RequestBurst: -1}, []string{
+			"limits.filter_max_memory_bytes: -1: want 0 (no cap) to 4 GiB",
+			"limits.filter_call_deadline: must not be negative",
+			"limits.request_rate: NaN is not a number of requests per second",
+			"limits.request_burst: -1: want 0 (default) to 1000000",
+		}},
+	}
+	for _, tt := range tests {
+		tn := Tenant{Name: "acme", Limits: tt.l}
+		before := tn
+		err := ValidateTenant(&tn)
+		if !reflect.DeepEqual(tn, before) && !math.IsNaN(tt.l.RequestRate) {
+			t.Errorf("%+v: ValidateTenant changed the tenant to %+v", tt.l, tn)
+		}
+		var got []string
+		var ce *Error
+		if errors.As(err, &ce) {
+			for _, p := range ce.Problems {
+				got = append(got, p.Error())
+			}
+		} else if err != nil {
+			t.Fatalf("%+v: ValidateTenant = %v, want a *config.Error", tt.l, err)
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%+v: problems\n%s\nwant\n%s", tt.l, strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+		}
+		// In a whole Config the same problems carry the tenant's path.
+		c := Config{Listeners: []Listener{{Address: ":80"}}, Tenants: []Tenant{tn}}
+		err = c.Validate()
+		if tt.want == nil {
+			if err != nil {
+				t.Errorf("%+v: Config.Validate = %v", tt.l, err)
+			}
+		} else if err == nil || !strings.Contains(err.Error(), "tenants[0]."+tt.want[0]) {
+			t.Errorf("%+v: Config.Validate = %v, want it to contain tenants[0].%s", tt.l, err, tt.want[0])
 		}
 	}
 }

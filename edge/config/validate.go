@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"maps"
+	"math"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -262,8 +263,41 @@ func validateTenant(ps *problems, pre string, t *Tenant, owner map[string]string
 	if t.CacheMaxBytes < 0 {
 		ps.add(pre+"cache_max_bytes", "must not be negative")
 	}
+	t.Limits.validate(ps, pre+"limits.")
 	for j := range t.Routes {
 		validateRoute(ps, fmt.Sprintf("%sroutes[%d]", pre, j), &t.Routes[j], domains, pools)
+	}
+}
+
+// Bounds of a tenant's request rate and burst: within them the data
+// plane's token bucket, which counts in nanoseconds, neither overflows nor
+// loses more than 0.05% to rounding.
+const (
+	minRequestRate  = 0.001
+	maxRequestRate  = 1_000_000
+	maxRequestBurst = 1_000_000
+)
+
+// validate checks a tenant's limits; pre prefixes every path
+// ("tenants[2].limits.").
+func (l *TenantLimits) validate(ps *problems, pre string) {
+	if l.FilterMaxMemoryBytes < 0 || l.FilterMaxMemoryBytes > 4<<30 {
+		ps.add(pre+"filter_max_memory_bytes", "%d: want 0 (no cap) to 4 GiB", l.FilterMaxMemoryBytes)
+	}
+	if l.FilterCallDeadline < 0 {
+		ps.add(pre+"filter_call_deadline", "must not be negative")
+	}
+	switch r := l.RequestRate; {
+	case math.IsNaN(r) || math.IsInf(r, 0):
+		ps.add(pre+"request_rate", "%v is not a number of requests per second", r)
+	case r != 0 && (r < minRequestRate || r > maxRequestRate):
+		ps.add(pre+"request_rate", "%v: want 0 (no limit) or 0.001 to 1000000 requests per second", r)
+	}
+	switch b := l.RequestBurst; {
+	case b < 0 || b > maxRequestBurst:
+		ps.add(pre+"request_burst", "%d: want 0 (default) to %d", b, maxRequestBurst)
+	case b > 0 && l.RequestRate == 0:
+		ps.add(pre+"request_burst", "needs request_rate")
 	}
 }
 

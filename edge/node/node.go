@@ -194,9 +194,6 @@ func (n *Node) Apply(cfg *config.Config) error {
 	if !reflect.DeepEqual(nodeLayer(n.cfg), nodeLayer(cfg)) {
 		n.log.Warn("listener, limits, cache, admin and data_dir changes take effect at the next restart; the tenant layer is applied now")
 	}
-	if !reflect.DeepEqual(cacheCaps(n.cfg.Tenants), cacheCaps(cfg.Tenants)) {
-		n.log.Warn("tenants' cache_max_bytes changes take effect at the next restart")
-	}
 	snap, err := n.proxy.Build(cfg.Tenants)
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
@@ -219,6 +216,9 @@ func (n *Node) Apply(cfg *config.Config) error {
 		swap()
 	}
 	n.proxy.Swap(snap)
+	if err := n.cache.SetTenantMaxBytes(cacheCaps(cfg.Tenants)); err != nil {
+		n.log.Error("node: tenants' cache caps not applied", "err", err) // validated: not expected
+	}
 	if n.admin != nil {
 		n.admin.SetTenants(cfg.Tenants)
 	}
@@ -228,7 +228,8 @@ func (n *Node) Apply(cfg *config.Config) error {
 	return nil
 }
 
-// cacheCaps are the tenants' cache byte caps, read at start.
+// cacheCaps are the tenants' cache byte caps (cache_max_bytes), set on
+// the cache at start and by Apply.
 func cacheCaps(ts []config.Tenant) map[string]int64 {
 	caps := map[string]int64{}
 	for _, t := range ts {

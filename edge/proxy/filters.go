@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,8 +16,10 @@ import (
 )
 
 // pluginKey identifies a started filter: the same tenant, name, module
-// bytes, configuration, limits and call allow-list make the same plugin,
-// which a new snapshot keeps rather than restarting.
+// bytes, configuration, limits (after the tenant's caps) and call
+// allow-list make the same plugin, which a new snapshot keeps rather than
+// restarting. A change of the tenant's caps that changes the limits
+// restarts the plugin.
 type pluginKey struct {
 	tenant, name, hash, config, limits, calls string
 }
@@ -85,13 +88,7 @@ func (s *Server) startFilter(t *config.Tenant, f *config.Filter, modules map[str
 		bin = b
 		modules[f.Module] = b
 	}
-	lim := runtime.Limits{
-		Instances:    f.Limits.Instances,
-		MemoryPages:  uint32((f.Limits.MaxMemoryBytes + 65535) / 65536),
-		CallDeadline: f.Limits.CallDeadline.D(),
-		BodyBytes:    int(f.Limits.MaxBodyBytes),
-		HTTPCalls:    f.Limits.MaxHTTPCalls,
-	}
+	lim := filterLimits(&f.Limits, &t.Limits)
 	calls := slices.Clone(f.HTTPUpstreams)
 	slices.Sort(calls)
 	key := pluginKey{
@@ -132,6 +129,35 @@ func (s *Server) startFilter(t *config.Tenant, f *config.Filter, modules map[str
 	snap.plugins[key] = p
 	ref.plugin = p
 	return ref, nil
+}
+
+// The runtime's defaults for a filter that sets no memory or call
+// deadline limit (see runtime.Limits); a tenant's cap never raises a
+// filter above them.
+const (
+	runtimeMemoryBytes  = 64 << 20
+	runtimeCallDeadline = 100 * time.Millisecond
+)
+
+// filterLimits are a filter's runtime limits: its own, tightened by its
+// tenant's caps. A capped limit is the lower of the filter's own (or the
+// runtime's default) and the cap.
+func filterLimits(f *config.FilterLimits, t *config.TenantLimits) runtime.Limits {
+	mem := f.MaxMemoryBytes
+	if c := t.FilterMaxMemoryBytes; c > 0 && c < cmp.Or(mem, runtimeMemoryBytes) {
+		mem = c
+	}
+	deadline := f.CallDeadline.D()
+	if c := t.FilterCallDeadline.D(); c > 0 && c < cmp.Or(deadline, runtimeCallDeadline) {
+		deadline = c
+	}
+	return runtime.Limits{
+		Instances:    f.Instances,
+		MemoryPages:  uint32((mem + 65535) / 65536),
+		CallDeadline: deadline,
+		BodyBytes:    int(f.MaxBodyBytes),
+		HTTPCalls:    f.MaxHTTPCalls,
+	}
 }
 
 // closeUnused closes the plugins of snap that keep does not use.

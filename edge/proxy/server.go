@@ -32,6 +32,7 @@ type Server struct {
 	conns   hijacked
 	cache   *cache.Cache // nil: routes' cache settings are ignored
 	filters Filters
+	now     func() int64 // the request-rate clock, monotonic nanoseconds; tests replace it
 }
 
 // Snapshot is an immutable, compiled tenant configuration.
@@ -39,6 +40,8 @@ type Snapshot struct {
 	table   *route.Table[action]
 	pools   map[poolKey]*upstream.Pool
 	plugins map[pluginKey]*runtime.Plugin
+	// limiters are the request rates of the tenants that have one.
+	limiters map[string]*limiter
 }
 
 type poolKey struct{ tenant, name string }
@@ -47,7 +50,7 @@ type poolKey struct{ tenant, name string }
 // the first Swap. Routes that enable caching use c; with c nil they
 // forward every request.
 func New(c *cache.Cache) *Server {
-	s := &Server{cache: c}
+	s := &Server{cache: c, now: monotonic}
 	empty, _ := route.Build[action](nil, nil)
 	s.snap.Store(&Snapshot{table: empty, pools: map[poolKey]*upstream.Pool{}, plugins: map[pluginKey]*runtime.Plugin{}})
 	return s
@@ -63,13 +66,14 @@ func (s *Server) UseFilters(f Filters) {
 
 // Build compiles tenants (already validated) into a snapshot. Upstream
 // pools whose definition is unchanged from the current snapshot are kept,
-// with their keep-alive connections. Build does not change what is served;
-// Swap does.
+// with their keep-alive connections, and so are filters and tenants'
+// request-rate buckets. Build does not change what is served; Swap does.
 func (s *Server) Build(tenants []config.Tenant) (*Snapshot, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur := s.snap.Load()
-	snap := &Snapshot{pools: map[poolKey]*upstream.Pool{}, plugins: map[pluginKey]*runtime.Plugin{}}
+	snap := &Snapshot{pools: map[poolKey]*upstream.Pool{}, plugins: map[pluginKey]*runtime.Plugin{},
+		limiters: buildLimiters(tenants, cur, s.now)}
 	for ti := range tenants {
 		t := &tenants[ti]
 		for ui := range t.Upstreams {
@@ -99,6 +103,9 @@ func (s *Server) Build(tenants []config.Tenant) (*Snapshot, error) {
 				name = strconv.Itoa(i)
 			}
 			a = &filtered{filters: fs, next: a, tenant: t.Name, route: name, pool: t.Routes[i].Upstream}
+		}
+		if lim := snap.limiters[t.Name]; err == nil && lim != nil {
+			a = &limited{lim: lim, next: a}
 		}
 		return a, err
 	})
