@@ -1,6 +1,8 @@
-// Package control is the node's control plane. For now it serves the
-// admin API's health check and cache purge; tenants, uploads, the store
-// and live configuration come with the control-plane work.
+// Package control is the node's control plane: the admin API (health,
+// readiness, status, cache purge, and the tenant layer's tenants,
+// domains, tokens, filters, pools and routes), the store it keeps them
+// in, and the reloader that turns the store's content into the node's
+// configuration, live.
 //
 // Requests authenticate with "Authorization: Bearer TOKEN". Tokens are
 // never stored: the node keeps their SHA-256 and compares in constant
@@ -10,12 +12,12 @@ package control
 
 import (
 	"crypto/sha256"
-	"crypto/subtle"
+	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -33,14 +35,18 @@ type Admin struct {
 	operator [32]byte // SHA-256 of the operator token; zero = none
 	hasOp    bool
 	cache    *cache.Cache
-	tenants  atomic.Pointer[tenantView]
+	tenants  atomic.Pointer[tenantView] // the node file's tenants
 	mux      *http.ServeMux
+	api      *TenantAPI // nil: no tenant layer
+	log      *slog.Logger
+	patterns []string // registered with handle, for the OpenAPI check
 }
 
-// tenantView is the tenants as of the last SetTenants.
+// tenantView is the node file's tenants as of the last SetTenants.
 type tenantView struct {
-	byName  map[string]*tenant
-	byToken map[[32]byte]string // token hash → tenant name
+	byName      map[string]*tenant
+	byToken     map[[32]byte]string // token hash → tenant name
+	domainOwner map[string]string   // lower-cased domain → tenant name
 }
 
 type tenant struct {
@@ -65,15 +71,64 @@ func NewAdmin(operatorToken, operatorSHA256 string, c *cache.Cache) (*Admin, err
 		copy(a.operator[:], b)
 		a.hasOp = true
 	}
-	a.tenants.Store(&tenantView{byName: map[string]*tenant{}, byToken: map[[32]byte]string{}})
+	a.tenants.Store(&tenantView{byName: map[string]*tenant{}, byToken: map[[32]byte]string{}, domainOwner: map[string]string{}})
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
-	a.mux.HandleFunc("POST /v1/tenants/{tenant}/purge", a.purge)
+	a.patterns = append(a.patterns, "GET /healthz")
+	a.handle("POST /v1/tenants/{tenant}/purge", a.purge)
+	a.handle("GET /v1/openapi.json", func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Content-Type", "application/json")
+		_, err := w.Write(openAPI)
+		return err
+	})
 	return a, nil
+}
+
+// openAPI is the admin API's OpenAPI document, served at
+// /v1/openapi.json.
+//
+//go:embed openapi.json
+var openAPI []byte
+
+// EnableTenantAPI serves the tenant layer from api.Store: tenants,
+// domains, tokens, filters, pools, routes, status and readiness. Call it
+// once, before serving.
+func (a *Admin) EnableTenantAPI(api TenantAPI) {
+	a.api = &api
+	a.log = api.Logger
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	a.handle("GET /readyz", a.readyz)
+	a.handle("GET /v1/status", a.status)
+	a.handle("GET /v1/nodes", a.nodes)
+	a.handle("GET /v1/tenants", a.listTenants)
+	a.handle("GET /v1/tenants/{tenant}", a.getTenant)
+	a.handle("PUT /v1/tenants/{tenant}", a.putTenant)
+	a.handle("DELETE /v1/tenants/{tenant}", a.deleteTenant)
+	a.handle("GET /v1/tenants/{tenant}/domains", a.listDomains)
+	a.handle("PUT /v1/tenants/{tenant}/domains/{domain}", a.addDomain)
+	a.handle("DELETE /v1/tenants/{tenant}/domains/{domain}", a.removeDomain)
+	a.handle("POST /v1/tenants/{tenant}/tokens", a.createToken)
+	a.handle("GET /v1/tenants/{tenant}/tokens", a.listTokens)
+	a.handle("DELETE /v1/tenants/{tenant}/tokens/{id}", a.revokeToken)
+	a.handle("GET /v1/tenants/{tenant}/filters", a.listFilters)
+	a.handle("GET /v1/tenants/{tenant}/filters/{name}", a.getFilter)
+	a.handle("PUT /v1/tenants/{tenant}/filters/{name}", a.putFilter)
+	a.handle("DELETE /v1/tenants/{tenant}/filters/{name}", a.deleteFilter)
+	a.handle("POST /v1/tenants/{tenant}/filters/{name}/rollback", a.rollbackFilter)
+	a.handle("GET /v1/tenants/{tenant}/upstreams", a.listUpstreams)
+	a.handle("GET /v1/tenants/{tenant}/upstreams/{name}", a.getUpstream)
+	a.handle("PUT /v1/tenants/{tenant}/upstreams/{name}", a.putUpstream)
+	a.handle("DELETE /v1/tenants/{tenant}/upstreams/{name}", a.deleteUpstream)
+	a.handle("GET /v1/tenants/{tenant}/routes", a.getRoutes)
+	a.handle("PUT /v1/tenants/{tenant}/routes", a.putRoutes)
+	a.handle("GET /v1/tenants/{tenant}/config", a.getConfig)
+	a.handle("PUT /v1/tenants/{tenant}/config", a.putConfig)
 }
 
 // SetTenants replaces the tenants the API knows (after a reload).
 func (a *Admin) SetTenants(ts []config.Tenant) {
-	v := &tenantView{byName: make(map[string]*tenant, len(ts)), byToken: map[[32]byte]string{}}
+	v := &tenantView{byName: make(map[string]*tenant, len(ts)), byToken: map[[32]byte]string{}, domainOwner: map[string]string{}}
 	for _, t := range ts {
 		tt := &tenant{}
 		if t.TokenSHA256 != "" {
@@ -84,7 +139,9 @@ func (a *Admin) SetTenants(ts []config.Tenant) {
 			}
 		}
 		for _, d := range t.Domains {
-			tt.domains = append(tt.domains, strings.ToLower(strings.TrimSuffix(d, ".")))
+			d = strings.ToLower(strings.TrimSuffix(d, "."))
+			tt.domains = append(tt.domains, d)
+			v.domainOwner[d] = t.Name
 		}
 		v.byName[t.Name] = tt
 	}
@@ -104,29 +161,31 @@ type PurgeRequest struct {
 	Tag string `json:"tag,omitempty"`
 }
 
-func (a *Admin) purge(w http.ResponseWriter, r *http.Request) {
+func (a *Admin) purge(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("tenant")
-	v := a.tenants.Load()
-	t := v.byName[name]
-	if !a.authorize(w, r, v, t) {
-		return
+	if err := a.tenantScope(r, name); err != nil {
+		return err
+	}
+	t := a.tenants.Load().byName[name]
+	if t == nil && a.api != nil {
+		ts, err := a.existing(r.Context(), name)
+		if err != nil {
+			return err
+		}
+		t = &tenant{domains: ts.domainList()}
 	}
 	if t == nil {
-		writeJSONError(w, http.StatusNotFound, fmt.Sprintf("no tenant %q", name))
-		return
+		return errorf(http.StatusNotFound, "no tenant %q", name)
+	}
+	body, err := readBody(w, r, MaxBodyBytes)
+	if err != nil {
+		return err
 	}
 	var req PurgeRequest
-	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	dec := json.NewDecoder(body)
+	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeJSONError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", MaxBodyBytes))
-			return
-		}
-		writeJSONError(w, http.StatusBadRequest, "body: "+err.Error())
-		return
+		return errorf(http.StatusBadRequest, "body: %v", err)
 	}
 	set := 0
 	for _, s := range []string{req.URL, req.Host, req.Tag} {
@@ -135,20 +194,17 @@ func (a *Admin) purge(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if set != 1 {
-		writeJSONError(w, http.StatusBadRequest, "give exactly one of url, host and tag")
-		return
+		return errorf(http.StatusBadRequest, "give exactly one of url, host and tag")
 	}
 	var n int
 	switch {
 	case req.URL != "":
 		u, err := url.Parse(req.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("url: %q is not an absolute http(s) URL", req.URL))
-			return
+			return errorf(http.StatusBadRequest, "url: %q is not an absolute http(s) URL", req.URL)
 		}
 		if !t.owns(u.Hostname()) {
-			writeJSONError(w, http.StatusForbidden, fmt.Sprintf("url: host %q is not one of tenant %q's domains", u.Hostname(), name))
-			return
+			return errorf(http.StatusForbidden, "url: host %q is not one of tenant %q's domains", u.Hostname(), name)
 		}
 		n = a.cache.PurgeURL(name, u.Scheme, u.Host, u.RequestURI())
 	case req.Host != "":
@@ -157,15 +213,13 @@ func (a *Admin) purge(w http.ResponseWriter, r *http.Request) {
 			h = h[:i]
 		}
 		if !t.owns(h) {
-			writeJSONError(w, http.StatusForbidden, fmt.Sprintf("host: %q is not one of tenant %q's domains", req.Host, name))
-			return
+			return errorf(http.StatusForbidden, "host: %q is not one of tenant %q's domains", req.Host, name)
 		}
 		n = a.cache.PurgeHost(name, req.Host)
 	default:
 		n = a.cache.PurgeTag(name, req.Tag)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]int{"purged": n})
+	return writeJSON(w, http.StatusOK, map[string]int{"purged": n}, 0, 0)
 }
 
 // owns reports whether host is one of the tenant's domains (exact or under
@@ -181,36 +235,4 @@ func (t *tenant) owns(host string) bool {
 		}
 	}
 	return false
-}
-
-// authorize checks the bearer token: the operator's acts on any tenant, a
-// tenant's only on itself. A token nobody holds gets 401; another
-// tenant's token gets 403, whether or not the tenant asked for exists.
-func (a *Admin) authorize(w http.ResponseWriter, r *http.Request, v *tenantView, t *tenant) bool {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || tok == "" {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="wedge"`)
-		writeJSONError(w, http.StatusUnauthorized, "missing bearer token")
-		return false
-	}
-	sum := sha256.Sum256([]byte(tok))
-	if a.hasOp && subtle.ConstantTimeCompare(sum[:], a.operator[:]) == 1 {
-		return true
-	}
-	if t != nil && t.hasToken && subtle.ConstantTimeCompare(sum[:], t.token[:]) == 1 {
-		return true
-	}
-	if _, known := v.byToken[sum]; known {
-		writeJSONError(w, http.StatusForbidden, "this token may not act on this tenant")
-		return false
-	}
-	w.Header().Set("WWW-Authenticate", `Bearer realm="wedge", error="invalid_token"`)
-	writeJSONError(w, http.StatusUnauthorized, "invalid token")
-	return false
-}
-
-func writeJSONError(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"error": "control: " + msg})
 }

@@ -1,0 +1,247 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/wedgeproxy/wedge/edge/config"
+	"github.com/wedgeproxy/wedge/edge/control/store"
+)
+
+// Reloader keeps a node's tenant layer in step with the store: it reads
+// every tenant, hands the result to Apply, then watches for the next
+// change. A node that loses the store keeps serving what it applied last
+// and catches up (reads everything again) when the store returns; a
+// change Apply refuses leaves the running configuration in place and is
+// retried.
+type Reloader struct {
+	// Store is watched. Required.
+	Store store.Store
+	// StoreType names it in Status.
+	StoreType string
+	// Node names this node in the store's record of served revisions.
+	Node string
+	// Apply makes tenants the node's tenant layer, read at store revision
+	// rev. An error leaves the node's configuration as it was.
+	Apply func(ctx context.Context, tenants []config.Tenant, rev int64) error
+	// Logger receives what happens.
+	Logger *slog.Logger
+
+	mu    sync.Mutex
+	st    Status
+	ready chan struct{}
+	once  sync.Once
+}
+
+// Timing of the reloader.
+const (
+	// listTimeout bounds one read of the whole tenant layer.
+	listTimeout = 10 * time.Second
+	// probeEvery is how often the store's health is checked while
+	// waiting for changes (a watch on a lost etcd just waits).
+	probeEvery = 2 * time.Second
+	// retryApply is how soon a refused change is tried again.
+	retryApply = 5 * time.Second
+	// settle gathers the events of a burst of changes into one apply.
+	settle = 5 * time.Millisecond
+	// maxBackoff bounds the wait between reads of an unreachable store.
+	maxBackoff = 5 * time.Second
+)
+
+func (r *Reloader) init() {
+	r.once.Do(func() {
+		r.ready = make(chan struct{})
+		r.st = Status{Node: r.Node, Store: r.StoreType}
+		if r.Logger == nil {
+			r.Logger = slog.New(slog.DiscardHandler)
+		}
+	})
+}
+
+// Ready is closed once the first snapshot from the store is active.
+func (r *Reloader) Ready() <-chan struct{} {
+	r.init()
+	return r.ready
+}
+
+// Status is the node's view of the tenant layer.
+func (r *Reloader) Status() Status {
+	r.init()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.st
+}
+
+func (r *Reloader) setStore(ok bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.st.StoreOK && !ok {
+		r.Logger.Warn("store unreachable: serving the last configuration applied", "revision", r.st.Revision, "err", err)
+	} else if !r.st.StoreOK && ok && r.st.Ready {
+		r.Logger.Info("store reachable again: catching up")
+	}
+	r.st.StoreOK = ok
+	if err != nil {
+		r.st.LastError = err.Error()
+	}
+}
+
+// Run follows the store until ctx ends.
+func (r *Reloader) Run(ctx context.Context) {
+	r.init()
+	backoff := 100 * time.Millisecond
+	var applied int64 = -1
+	for ctx.Err() == nil {
+		lctx, cancel := context.WithTimeout(ctx, listTimeout)
+		kvs, rev, err := r.Store.List(lctx, tenantsPrefix)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.setStore(false, fmt.Errorf("control: read the tenant layer: %w", err))
+			sleep(ctx, backoff)
+			backoff = min(backoff*2, maxBackoff)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		r.setStore(true, nil)
+		failed := false
+		if rev != applied {
+			if err := r.load(ctx, kvs, rev); err != nil {
+				failed = true
+				r.Logger.Error("the store's tenant layer was not applied; the node keeps serving its last configuration", "revision", rev, "err", err)
+				r.mu.Lock()
+				r.st.LastError = err.Error()
+				r.mu.Unlock()
+			} else {
+				applied = rev
+			}
+		}
+		r.wait(ctx, rev, failed)
+	}
+}
+
+// wait returns when the tenant layer changed after rev, the watch
+// failed, the store came back after a loss, or (failed) it is time to
+// retry the last apply.
+func (r *Reloader) wait(ctx context.Context, rev int64, failed bool) {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events := r.Store.Watch(wctx, tenantsPrefix, rev)
+	probe := time.NewTicker(probeEvery)
+	defer probe.Stop()
+	var retry <-chan time.Time
+	if failed {
+		t := time.NewTimer(retryApply)
+		defer t.Stop()
+		retry = t.C
+	}
+	lost := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-retry:
+			return
+		case ev, ok := <-events:
+			if !ok || ev.Err != nil {
+				if ok && !errors.Is(ev.Err, store.ErrCompacted) {
+					r.setStore(false, ev.Err)
+					sleep(ctx, time.Second)
+				}
+				return
+			}
+			// Gather the rest of a burst, then read once.
+			t := time.NewTimer(settle)
+			for gathering := true; gathering; {
+				select {
+				case _, ok := <-events:
+					gathering = ok
+				case <-t.C:
+					gathering = false
+				}
+			}
+			t.Stop()
+			return
+		case <-probe.C:
+			pctx, pcancel := context.WithTimeout(ctx, time.Second)
+			_, err := r.Store.Rev(pctx)
+			pcancel()
+			switch {
+			case err != nil && !lost:
+				lost = true
+				r.setStore(false, fmt.Errorf("control: store: %w", err))
+			case err == nil && lost:
+				return // read everything again: the watch may have missed changes
+			}
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// load turns the tenant layer read at rev into configuration and applies
+// it.
+func (r *Reloader) load(ctx context.Context, kvs []store.KV, rev int64) error {
+	tenants, err := Tenants(kvs)
+	if err != nil {
+		return err
+	}
+	if err := r.Apply(ctx, tenants, rev); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	r.mu.Lock()
+	first := !r.st.Ready
+	r.st.Ready, r.st.Revision, r.st.AppliedAt, r.st.LastError = true, rev, now, ""
+	r.mu.Unlock()
+	if first {
+		close(r.ready)
+	}
+	r.Logger.Info("tenant layer applied", "revision", rev, "tenants", len(tenants))
+	if r.Node != "" {
+		nctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if _, err := r.Store.Txn(nctx, nil, []store.Op{{Key: nodeKey(r.Node), Value: jsonOf(nodeDoc{Node: r.Node, Revision: rev, AppliedAt: now})}}); err != nil {
+			r.Logger.Debug("could not record the served revision", "err", err)
+		}
+	}
+	return nil
+}
+
+// Tenants turns the store's tenants/ keys into node configuration, by
+// tenant name. Route filters name "sha256:HEX" modules, for Modules to
+// load.
+func Tenants(kvs []store.KV) ([]config.Tenant, error) {
+	states, errs := parseTenants(kvs)
+	names := make([]string, 0, len(states))
+	for n := range states {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	out := make([]config.Tenant, 0, len(names))
+	for _, n := range names {
+		t, problems := states[n].config()
+		for _, p := range problems {
+			errs = append(errs, fmt.Errorf("control: tenant %q: %w", n, p))
+		}
+		out = append(out, t)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
