@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -43,6 +44,33 @@ type Engine struct {
 	mu      sync.Mutex
 	modules map[[32]byte]*Module
 	seq     uint64
+	plugins atomic.Int64 // started and not closed
+}
+
+// Stats counts what an engine holds.
+type Stats struct {
+	// Modules are the compiled modules still held (by a caller of
+	// Compile, a plugin or an instance).
+	Modules int
+	// Plugins are the plugins started and not closed.
+	Plugins int
+	// Instances are the instances not yet closed, of every plugin.
+	Instances int
+}
+
+// Stats returns what the engine holds now: after plugins are closed and
+// their streams end, it comes back down.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := Stats{Plugins: int(e.plugins.Load())}
+	for _, m := range e.modules {
+		if !m.released {
+			st.Modules++
+			st.Instances += m.live
+		}
+	}
+	return st
 }
 
 // NewEngine starts an engine.

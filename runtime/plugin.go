@@ -173,6 +173,7 @@ func (e *Engine) NewPlugin(ctx context.Context, m *Module, cfg PluginConfig) (*P
 		return nil, err
 	}
 	p.slots[0] = in
+	e.plugins.Add(1)
 	return p, nil
 }
 
@@ -220,6 +221,7 @@ func (p *Plugin) Close(ctx context.Context) error {
 	}
 	p.dropSnapshot()
 	p.m.unref(func() { p.m.refs-- })
+	p.m.eng.plugins.Add(-1)
 	return nil
 }
 

@@ -5,19 +5,23 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/wedgeproxy/wedge/edge/cache"
 	"github.com/wedgeproxy/wedge/edge/config"
 	"github.com/wedgeproxy/wedge/edge/control"
+	"github.com/wedgeproxy/wedge/edge/control/store"
 	"github.com/wedgeproxy/wedge/edge/listen"
 	"github.com/wedgeproxy/wedge/edge/proxy"
 	"github.com/wedgeproxy/wedge/runtime"
@@ -37,8 +41,15 @@ type Node struct {
 	listeners []config.Listener // node layer, fixed at New
 	wasm      *runtime.Engine
 
+	store    store.Store
+	reloader *control.Reloader
+	stop     context.CancelFunc // ends the reloader
+	done     chan struct{}      // closed when the reloader has returned
+
 	mu  sync.Mutex
-	cfg *config.Config // the configuration in force
+	cfg *config.Config // the configuration in force; Tenants: the file's
+	// fromStore are the tenants the store holds, as last applied.
+	fromStore []config.Tenant
 }
 
 // New builds a node for cfg (already validated) and binds its listeners
@@ -62,13 +73,39 @@ func New(cfg *config.Config, log *slog.Logger, adminToken string) (*Node, error)
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	n.proxy.UseFilters(proxy.Filters{Engine: n.wasm, Logger: log})
+	if n.store, err = openStore(cfg, dataDir); err != nil {
+		n.wasm.Close(context.Background())
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	maxUpload := cfg.AdminMaxUploadBytes
+	if maxUpload == 0 {
+		maxUpload = config.DefaultAdminMaxUploadBytes
+	}
+	modules := control.NewModules(n.store, filepath.Join(dataDir, "modules"), maxUpload)
+	n.proxy.UseFilters(proxy.Filters{Engine: n.wasm, Logger: log, Load: func(ref string) ([]byte, error) {
+		if strings.HasPrefix(ref, "sha256:") {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			return modules.Loader(ctx)(ref)
+		}
+		return os.ReadFile(ref)
+	}})
 	snap, err := n.proxy.Build(cfg.Tenants)
 	if err != nil {
+		n.store.Close()
 		n.wasm.Close(context.Background())
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n.proxy.Swap(snap)
+	name := cfg.NodeName
+	if name == "" {
+		name, _ = os.Hostname()
+	}
+	storeType := cfg.Store.Type
+	if storeType == "" {
+		storeType = config.StoreEmbedded
+	}
+	n.reloader = &control.Reloader{Store: n.store, StoreType: storeType, Node: name, Apply: n.applyStore, Logger: log}
 	domains := allDomains(cfg)
 	for _, lc := range cfg.Listeners {
 		var certs *listen.Certs
@@ -104,10 +141,50 @@ func New(cfg *config.Config, log *slog.Logger, adminToken string) (*Node, error)
 			return nil, fmt.Errorf("node: admin: %w", err)
 		}
 		n.admin.SetTenants(cfg.Tenants)
+		n.admin.EnableTenantAPI(control.TenantAPI{
+			Store: n.store, StoreType: storeType, Engine: n.wasm, Modules: modules,
+			MaxUploadBytes: maxUpload, Status: n.reloader.Status, Logger: log,
+		})
 		n.adminSv = &http.Server{Handler: n.admin, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+		if cfg.AdminTLS != nil {
+			cert, err := tls.LoadX509KeyPair(cfg.AdminTLS.CertFile, cfg.AdminTLS.KeyFile)
+			if err != nil {
+				n.closeListeners()
+				return nil, fmt.Errorf("node: admin_tls: %w", err)
+			}
+			n.adminLn = tls.NewListener(n.adminLn, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		}
 	}
 	return n, nil
 }
+
+// openStore opens the store the node file names.
+func openStore(cfg *config.Config, dataDir string) (store.Store, error) {
+	sc := cfg.Store
+	switch sc.Type {
+	case config.StoreEtcd:
+		return store.OpenEtcd(store.EtcdConfig{
+			Endpoints: sc.Endpoints, Prefix: sc.Prefix, DialTimeout: sc.DialTimeout.D(),
+			Username: sc.Username, Password: os.Getenv("WEDGE_ETCD_PASSWORD"),
+		})
+	default:
+		path := sc.Path
+		if path == "" {
+			path = filepath.Join(dataDir, "store.db")
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		return store.OpenBolt(path)
+	}
+}
+
+// Ready is closed once the first snapshot of the store's tenant layer is
+// active.
+func (n *Node) Ready() <-chan struct{} { return n.reloader.Ready() }
+
+// Status is the node's view of the tenant layer.
+func (n *Node) Status() control.Status { return n.reloader.Status() }
 
 func (n *Node) closeListeners() {
 	for _, s := range n.servers {
@@ -116,6 +193,8 @@ func (n *Node) closeListeners() {
 	if n.adminLn != nil {
 		n.adminLn.Close()
 	}
+	n.store.Close()
+	n.wasm.Close(context.Background())
 }
 
 // AdminAddr is the admin API's bound address, or nil without one.
@@ -126,9 +205,11 @@ func (n *Node) AdminAddr() net.Addr {
 	return n.adminLn.Addr()
 }
 
-func allDomains(cfg *config.Config) []string {
+func allDomains(cfg *config.Config) []string { return tenantDomains(cfg.Tenants) }
+
+func tenantDomains(ts []config.Tenant) []string {
 	var ds []string
-	for _, t := range cfg.Tenants {
+	for _, t := range ts {
 		ds = append(ds, t.Domains...)
 	}
 	return ds
@@ -147,6 +228,14 @@ func (n *Node) Addrs() []net.Addr {
 // others are closed and its error is returned: a node with a dead
 // listener must not look healthy.
 func (n *Node) Serve() error {
+	ctx, stop := context.WithCancel(context.Background())
+	n.mu.Lock()
+	n.stop, n.done = stop, make(chan struct{})
+	n.mu.Unlock()
+	go func() {
+		defer close(n.done)
+		n.reloader.Run(ctx)
+	}()
 	errs := make(chan error, len(n.servers))
 	for i, s := range n.servers {
 		attrs := []any{"listener", n.listeners[i].Name, "addr", s.Addr().String(), "tls", n.listeners[i].TLS != nil}
@@ -184,40 +273,19 @@ var closedContext = func() context.Context {
 }()
 
 // Apply makes cfg (already validated) the node's configuration: its tenant
-// layer and certificates are swapped in atomically; requests in flight
-// finish on the previous snapshot. Node-layer changes (listeners, limits,
-// admin, data directory) need a restart: they are reported and left as
-// they are. On error nothing changes.
+// layer and certificates are swapped in atomically, alongside the
+// store's tenants; requests in flight finish on the previous snapshot.
+// Node-layer changes (listeners, limits, admin, store, data directory)
+// need a restart: they are reported and left as they are. On error
+// nothing changes.
 func (n *Node) Apply(cfg *config.Config) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if !reflect.DeepEqual(nodeLayer(n.cfg), nodeLayer(cfg)) {
-		n.log.Warn("listener, limits, cache, admin and data_dir changes take effect at the next restart; the tenant layer is applied now")
+		n.log.Warn("listener, limits, cache, admin, store and data_dir changes take effect at the next restart; the tenant layer is applied now")
 	}
-	snap, err := n.proxy.Build(cfg.Tenants)
-	if err != nil {
-		return fmt.Errorf("node: %w", err)
-	}
-	// Certificates are all loaded (files re-read: renewals land on
-	// reload) before any is swapped in, so a failure changes nothing.
-	domains := allDomains(cfg)
-	swaps := make([]func(), 0, len(n.certs))
-	for i, c := range n.certs {
-		if c == nil {
-			continue
-		}
-		swap, err := c.Prepare(n.listeners[i].TLS, domains)
-		if err != nil {
-			return fmt.Errorf("node: listener %s: %w", n.listeners[i].Address, err)
-		}
-		swaps = append(swaps, swap)
-	}
-	for _, swap := range swaps {
-		swap()
-	}
-	n.proxy.Swap(snap)
-	if err := n.cache.SetTenantMaxBytes(cacheCaps(cfg.Tenants)); err != nil {
-		n.log.Error("node: tenants' cache caps not applied", "err", err) // validated: not expected
+	if err := n.swap(cfg.Tenants, n.fromStore); err != nil {
+		return err
 	}
 	if n.admin != nil {
 		n.admin.SetTenants(cfg.Tenants)
@@ -228,8 +296,62 @@ func (n *Node) Apply(cfg *config.Config) error {
 	return nil
 }
 
+// applyStore makes tenants, read from the store at revision rev, the
+// store's part of the node's tenant layer.
+func (n *Node) applyStore(ctx context.Context, tenants []config.Tenant, rev int64) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := n.swap(n.cfg.Tenants, tenants); err != nil {
+		return fmt.Errorf("revision %d: %w", rev, err)
+	}
+	n.fromStore = tenants
+	return nil
+}
+
+// swap validates the file's and the store's tenants together, builds
+// their snapshot and certificates, and swaps them in. Called with mu
+// held. On error nothing changes.
+func (n *Node) swap(file, fromStore []config.Tenant) error {
+	all := make([]config.Tenant, 0, len(file)+len(fromStore))
+	all = append(append(all, file...), fromStore...)
+	if len(fromStore) > 0 {
+		whole := *n.cfg
+		whole.Tenants = all
+		if err := whole.Validate(); err != nil {
+			return fmt.Errorf("node: the file's and the store's tenants together: %w", err)
+		}
+	}
+	snap, err := n.proxy.Build(all)
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	// Certificates are all loaded (files re-read: renewals land on
+	// reload) before any is swapped in, so a failure changes nothing.
+	domains := tenantDomains(all)
+	swaps := make([]func(), 0, len(n.certs))
+	for i, c := range n.certs {
+		if c == nil {
+			continue
+		}
+		swap, err := c.Prepare(n.listeners[i].TLS, domains)
+		if err != nil {
+			n.proxy.Discard(snap)
+			return fmt.Errorf("node: listener %s: %w", n.listeners[i].Address, err)
+		}
+		swaps = append(swaps, swap)
+	}
+	for _, swap := range swaps {
+		swap()
+	}
+	n.proxy.Swap(snap)
+	if err := n.cache.SetTenantMaxBytes(cacheCaps(all)); err != nil {
+		n.log.Error("tenant cache caps not changed", "err", err) // validated: not expected
+	}
+	return nil
+}
+
 // cacheCaps are the tenants' cache byte caps (cache_max_bytes), set on
-// the cache at start and by Apply.
+// the cache at start and after every swap.
 func cacheCaps(ts []config.Tenant) map[string]int64 {
 	caps := map[string]int64{}
 	for _, t := range ts {
@@ -263,6 +385,14 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	if c := n.proxy.CloseHijacked(); c > 0 {
 		n.log.Info("closed upgraded connections", "count", c)
 	}
+	n.mu.Lock()
+	stop, done := n.stop, n.done
+	n.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
+	n.store.Close()
 	n.wasm.Close(context.Background())
 	return errors.Join(errs...)
 }

@@ -24,7 +24,7 @@ func TestNewFailureFreesListeners(t *testing.T) {
 	freeAddr := free.Addr().String()
 	free.Close()
 
-	cfg := &config.Config{Listeners: []config.Listener{
+	cfg := &config.Config{DataDir: t.TempDir(), Listeners: []config.Listener{
 		{Name: "a", Address: freeAddr},
 		{Name: "b", Address: busy.Addr().String()},
 	}}

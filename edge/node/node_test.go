@@ -14,8 +14,13 @@ import (
 	"github.com/wedgeproxy/wedge/edge/config"
 )
 
+// dataDir is the node tests' data directory: each test gets its own
+// store.
+var dataDir string
+
 func cfgWith(originAddr, hello string) *config.Config {
 	return &config.Config{
+		DataDir:   dataDir,
 		Listeners: []config.Listener{{Name: "http", Address: "127.0.0.1:0"}},
 		Tenants: []config.Tenant{{
 			Name:      "acme",
@@ -59,6 +64,7 @@ func TestApplyKeepsUpstreamConnections(t *testing.T) {
 	addr := origin.Listener.Addr().String()
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dataDir = t.TempDir()
 	n, err := New(cfgWith(addr, "one"), log, "")
 	if err != nil {
 		t.Fatal(err)
