@@ -8,6 +8,7 @@ set -euo pipefail
 DEPS=(
 	"wat2wasm:wabt"      # compiles runtime/testdata/wat/*.wat (make wat)
 	"wasm-objdump:wabt"  # inspects the compiled test modules
+	"etcd:etcd-server"   # edge/control/store/storetest starts a real etcd
 )
 
 missing=()
