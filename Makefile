@@ -2,7 +2,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test vet fmt-check bench fuzz clean wat wat-deps filters sdk-test
+.PHONY: all build run test vet fmt-check bench fuzz clean wat wat-deps deps filters sdk-test
 
 all: build
 
@@ -17,8 +17,12 @@ run: build filters
 	trap 'kill $$origin 2>/dev/null' EXIT INT TERM; \
 	./bin/wedge serve --config examples/quickstart/wedge.yaml
 
+## deps: the Debian packages the tests need (wabt, etcd-server), installed only if missing
+deps:
+	@bash scripts/deps.sh
+
 ## test: format and vet checks, then every test with the race detector
-test: fmt-check vet wat filters sdk-test
+test: fmt-check vet deps wat filters sdk-test
 	$(GO) test -race -timeout 20m ./...
 
 vet:
