@@ -340,7 +340,15 @@ func TestE2EVersion(t *testing.T) {
 // sharedDataDir is the data directory of the e2e nodes that run filters:
 // its compilation cache is shared, so each test does not compile the Go
 // filters again (slow under -race).
+// Each node keeps its own store (store.path), since a store file is
+// held by one process.
 var sharedDataDir = filepath.Join(os.TempDir(), "wedge-e2e-data")
+
+// sharedData is the node-file lines for sharedDataDir and a store of the
+// test's own.
+func sharedData(t *testing.T) string {
+	return fmt.Sprintf("data_dir: %s\nstore: {path: %s}", sharedDataDir, filepath.Join(t.TempDir(), "store.db"))
+}
 
 // demoJWT is the README's HS256 token for the quickstart's jwt filter
 // (sub alice, kid demo, expires in 2100).
@@ -360,7 +368,7 @@ func TestE2EQuickstart(t *testing.T) {
 		{"127.0.0.1:8080", "127.0.0.1:0"},
 		{"127.0.0.1:8443", "127.0.0.2:0"}, // see TestE2EListenersOnPortZero
 		{"endpoints: [127.0.0.1:9000]", "endpoints: [" + origin + "]"},
-		{"data_dir: ../../data", "data_dir: " + sharedDataDir},
+		{"data_dir: ../../data", sharedData(t)},
 		{"admin: 127.0.0.1:9901", "admin: 127.0.0.1:0"},
 	} {
 		if strings.Count(cfg, r.old) != 1 {
@@ -490,7 +498,7 @@ func TestE2EReloadBadFilter(t *testing.T) {
 		return fmt.Sprintf(`listeners:
   - name: http
     address: 127.0.0.1:0
-data_dir: %s
+%s
 tenants:
   - name: acme
     domains: [app.test]
@@ -501,7 +509,7 @@ tenants:
           - name: stamp
             module: %s
             config: {response: {set: {x-stamp: %q}}}
-`, sharedDataDir, module, value)
+`, sharedData(t), module, value)
 	}
 	headers := filepath.Join(bin, "filters", "headers.wasm")
 	junk := filepath.Join(t.TempDir(), "junk.wasm")
