@@ -257,7 +257,14 @@ func TestTokens(t *testing.T) {
 		t.Error("401 without WWW-Authenticate")
 	}
 	f.must(401, "GET", "/v1/tenants/acme", "wedge_guess", "")
-	f.must(401, "GET", "/v1/tenants/acme", opToken+"x", "")
+	// Tokens are compared as SHA-256 digests (the operator's with
+	// subtle.ConstantTimeCompare, tenants' by digest lookup), so a near
+	// miss — a prefix, an extension, one byte changed — is as unknown as
+	// a guess.
+	flip := func(s string) string { b := []byte(s); b[len(b)-1] ^= 1; return string(b) }
+	for _, near := range []string{opToken + "x", opToken[:len(opToken)-1], flip(opToken), acme[:len(acme)-1], acme + "0", flip(acme), " " + acme} {
+		f.must(401, "GET", "/v1/tenants/acme", near, "")
+	}
 	var toks struct{ Tokens []Token }
 	f.must(200, "GET", "/v1/tenants/acme/tokens", opToken, "").json(t, &toks)
 	if len(toks.Tokens) != 1 || toks.Tokens[0].Token != "" {
