@@ -119,6 +119,9 @@ func startWedge(t *testing.T, cfg string, listeners ...string) *wedgeNode {
 		done:    make(chan struct{}),
 	}
 	n.cmd = exec.Command(wedgeBin, "serve", "--config", path)
+	// The default data directory is ./data, whose store file one process
+	// holds: each node runs in a directory of its own.
+	n.cmd.Dir = filepath.Dir(path)
 	orphanGuard(n.cmd)
 	stderr, err := n.cmd.StderrPipe()
 	if err != nil {
