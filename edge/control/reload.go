@@ -38,6 +38,12 @@ type Reloader struct {
 	once  sync.Once
 }
 
+// ErrPartial is wrapped by an Apply error when the node applied the tenant
+// layer except some tenants, which keep their last good configuration:
+// the node is serving (it is ready), but not the whole revision, so the
+// reloader reports the error and tries again.
+var ErrPartial = errors.New("control: the tenant layer was applied in part")
+
 // Timing of the reloader.
 const (
 	// listTimeout bounds one read of the whole tenant layer.
@@ -184,6 +190,18 @@ func (r *Reloader) wait(ctx context.Context, rev int64, failed bool) {
 	}
 }
 
+// markReady records that a snapshot of the store's tenant layer is
+// active, and closes Ready the first time.
+func (r *Reloader) markReady() {
+	r.mu.Lock()
+	first := !r.st.Ready
+	r.st.Ready = true
+	r.mu.Unlock()
+	if first {
+		close(r.ready)
+	}
+}
+
 func sleep(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -201,16 +219,16 @@ func (r *Reloader) load(ctx context.Context, kvs []store.KV, rev int64) error {
 		return err
 	}
 	if err := r.Apply(ctx, tenants, rev); err != nil {
+		if errors.Is(err, ErrPartial) {
+			r.markReady()
+		}
 		return err
 	}
 	now := time.Now().UTC()
 	r.mu.Lock()
-	first := !r.st.Ready
-	r.st.Ready, r.st.Revision, r.st.AppliedAt, r.st.LastError = true, rev, now, ""
+	r.st.Revision, r.st.AppliedAt, r.st.LastError = rev, now, ""
 	r.mu.Unlock()
-	if first {
-		close(r.ready)
-	}
+	r.markReady()
 	r.Logger.Info("tenant layer applied", "revision", rev, "tenants", len(tenants))
 	if r.Node != "" {
 		nctx, cancel := context.WithTimeout(ctx, 2*time.Second)

@@ -69,10 +69,10 @@ func newH2CUpgrader(h http.Handler, base *http.Server) (*h2cUpgrader, error) {
 // upgraded once shutdown has begun.
 func (u *h2cUpgrader) shutdown(ctx context.Context) error {
 	u.mu.Lock()
-	u.draining = true
-	if len(u.conns) == 0 {
-		close(u.idle)
+	if !u.draining && len(u.conns) == 0 {
+		close(u.idle) // a second shutdown finds it closed, or closed by the last connection
 	}
+	u.draining = true
 	u.mu.Unlock()
 	u.hooks.Shutdown(ctx) // runs the hook; hooks has no listener to wait for
 	select {

@@ -301,10 +301,17 @@ func (n *Node) Apply(cfg *config.Config) error {
 func (n *Node) applyStore(ctx context.Context, tenants []config.Tenant, rev int64) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if err := n.swap(n.cfg.Tenants, tenants); err != nil {
+	err := n.swap(n.cfg.Tenants, tenants)
+	if err == nil {
+		n.fromStore = tenants
+		return nil
+	}
+	n.log.Warn("the store's tenant layer does not apply as a whole: applying tenant by tenant", "revision", rev, "err", err)
+	served, err := n.applyEach(tenants)
+	n.fromStore = served
+	if err != nil {
 		return fmt.Errorf("revision %d: %w", rev, err)
 	}
-	n.fromStore = tenants
 	return nil
 }
 
