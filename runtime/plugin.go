@@ -228,12 +228,13 @@ func (p *Plugin) Close(ctx context.Context) error {
 // acquire picks the instance a new stream is pinned to, creating or
 // replacing instances as needed (but not while the plugin is backed off).
 func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
-	i := int(p.rr.Add(1)) % len(p.slots)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return nil, &FilterError{Plugin: p.name, Kind: Unavailable, Err: errClosed}
 	}
+	// Close empties slots: read its length under mu, after the check.
+	i := int(p.rr.Add(1)) % len(p.slots)
 	in := p.slots[i]
 	if in == nil || in.dead.Load() {
 		p.failMu.Lock()

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"testing"
 )
 
@@ -45,5 +46,32 @@ func TestStats(t *testing.T) {
 	m.Close(ctx)
 	if st := e.Stats(); st != (Stats{}) {
 		t.Fatalf("after the module's release: %+v", st)
+	}
+}
+
+// TestNewStreamAfterClose: a stream asked of a closed plugin is refused
+// as Unavailable. Regression: acquire read len(p.slots) before taking the
+// lock, and Close empties slots, so a request racing a snapshot swap
+// panicked with an integer divide by zero (found by make soak).
+func TestNewStreamAfterClose(t *testing.T) {
+	e := newTestEngine(t)
+	ctx := context.Background()
+	m, err := e.Compile(ctx, readBuilt(t, "wat", "add_header"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(ctx)
+	p, err := e.NewPlugin(ctx, m, PluginConfig{Name: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close(ctx)
+	s, err := p.NewStream(ctx, newTestHost())
+	var fe *FilterError
+	if !errors.As(err, &fe) || fe.Kind != Unavailable {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("NewStream on a closed plugin: %v, want an Unavailable FilterError", err)
 	}
 }

@@ -7,6 +7,7 @@
 package proxy
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"sync"
@@ -33,6 +34,12 @@ type Server struct {
 	cache   *cache.Cache // nil: routes' cache settings are ignored
 	filters Filters
 	now     func() int64 // the request-rate clock, monotonic nanoseconds; tests replace it
+
+	// live counts, for each plugin, the live snapshots that use it: the
+	// current one and those with requests still in flight. A plugin is
+	// closed when its count falls to zero.
+	liveMu sync.Mutex
+	live   map[*runtime.Plugin]int
 }
 
 // Snapshot is an immutable, compiled tenant configuration.
@@ -42,6 +49,23 @@ type Snapshot struct {
 	plugins map[pluginKey]*runtime.Plugin
 	// limiters are the request rates of the tenants that have one.
 	limiters map[string]*limiter
+	// refs counts the requests being served on the snapshot, plus one
+	// while it is the current one. At zero the snapshot is retired and
+	// never served again.
+	refs atomic.Int64
+}
+
+// tryRef takes a reference on a snapshot that is not retired.
+func (snap *Snapshot) tryRef() bool {
+	for {
+		n := snap.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if snap.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
 }
 
 type poolKey struct{ tenant, name string }
@@ -50,9 +74,11 @@ type poolKey struct{ tenant, name string }
 // the first Swap. Routes that enable caching use c; with c nil they
 // forward every request.
 func New(c *cache.Cache) *Server {
-	s := &Server{cache: c, now: monotonic}
+	s := &Server{cache: c, now: monotonic, live: map[*runtime.Plugin]int{}}
 	empty, _ := route.Build[action](nil, nil)
-	s.snap.Store(&Snapshot{table: empty, pools: map[poolKey]*upstream.Pool{}, plugins: map[pluginKey]*runtime.Plugin{}})
+	snap := &Snapshot{table: empty, pools: map[poolKey]*upstream.Pool{}, plugins: map[pluginKey]*runtime.Plugin{}}
+	snap.refs.Store(1)
+	s.snap.Store(snap)
 	return s
 }
 
@@ -158,18 +184,57 @@ func (s *Server) buildAction(t *config.Tenant, i int, snap *Snapshot) (action, e
 }
 
 // Swap makes snap the snapshot that new requests are served on. Requests
-// in flight finish on the snapshot they started with. Pools that snap no
-// longer uses have their idle connections closed.
+// in flight finish on the snapshot they started with: the plugins that
+// snap no longer uses are closed when the last of them ends. Pools that
+// snap no longer uses have their idle connections closed now.
 func (s *Server) Swap(snap *Snapshot) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	snap.refs.Store(1)
+	s.liveMu.Lock()
+	for _, p := range snap.plugins {
+		s.live[p]++
+	}
+	s.liveMu.Unlock()
 	old := s.snap.Swap(snap)
 	for k, p := range old.pools {
 		if snap.pools[k] != p {
 			p.Close()
 		}
 	}
-	closeUnused(old, snap)
+	s.mu.Unlock()
+	s.release(old)
+}
+
+// acquire returns the current snapshot with a reference taken, for one
+// request; release gives it back.
+func (s *Server) acquire() *Snapshot {
+	for {
+		// A snapshot retired between Load and tryRef is no longer the
+		// current one: load again.
+		if snap := s.snap.Load(); snap.tryRef() {
+			return snap
+		}
+	}
+}
+
+// release drops a reference on snap; the last one retires it, closing
+// the plugins no live snapshot uses.
+func (s *Server) release(snap *Snapshot) {
+	if snap.refs.Add(-1) != 0 {
+		return
+	}
+	var unused []*runtime.Plugin
+	s.liveMu.Lock()
+	for _, p := range snap.plugins {
+		if s.live[p]--; s.live[p] <= 0 {
+			delete(s.live, p)
+			unused = append(unused, p)
+		}
+	}
+	s.liveMu.Unlock()
+	for _, p := range unused {
+		p.Close(context.Background())
+	}
 }
 
 // Discard closes what Build started for snap and the current snapshot
@@ -213,7 +278,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.URL.Path = cleanPath(p)
 		r.URL.RawPath = ""
 	}
-	snap := h.s.snap.Load()
+	// The request holds its snapshot until it ends, so the plugins its
+	// route runs are not closed under it by a swap.
+	snap := h.s.acquire()
+	defer h.s.release(snap)
 	tenant, rt := snap.table.Lookup(r.Host, r.URL.Path, r.Method, r.Header)
 	if rt == nil {
 		if tenant == "" {
