@@ -67,6 +67,11 @@ bench: wat filters
 	$(GO) test -run '^$$' -bench . -benchmem ./runtime/internal/...
 	bash bench/run.sh
 
+## soak: not in test. Two nodes (the real binary) on a loopback etcd, wrk on a filtered route of each while 50 route tables and filter pushes go through node A; fails on any failed request; prints wrk's figures and change-to-served latency per node
+.PHONY: soak
+soak: build wat filters deps
+	$(GO) test -tags soak -run '^TestSoak$$' -count 1 -v -timeout 30m ./cmd/wedge
+
 ## fuzz: each fuzz target for 30s
 fuzz: wat
 	$(GO) test ./edge/config -run '^$$' -fuzz FuzzParse -fuzztime 30s
