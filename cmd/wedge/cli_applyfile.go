@@ -20,6 +20,8 @@ import (
 	"github.com/wedgeproxy/wedge/edge/control/client"
 )
 
+// applyHelp is the help of `wedge apply`: the file's format and what
+// applying it does.
 const applyHelp = `The file lists tenants, each with everything it should have:
 
   tenants:

@@ -153,6 +153,7 @@ func limitFlags(fs *flag.FlagSet, a *cmdArgs) {
 	fs.DurationVar(&a.callDeadline, "filter-call-deadline", 0, "every filter's deadline per call (`duration`; 0: no limit)")
 }
 
+// tenantCreate is `wedge tenant create NAME`: PUT the tenant with the limits given.
 func tenantCreate(x *runner) error {
 	name := x.inv.args[0]
 	r, opts := captured()
@@ -167,6 +168,7 @@ func tenantCreate(x *runner) error {
 	return nil
 }
 
+// tenantList is `wedge tenant list`.
 func tenantList(x *runner) error {
 	ts, err := x.c.Tenants(x.ctx)
 	if err != nil || x.json() {
@@ -180,6 +182,7 @@ func tenantList(x *runner) error {
 	return nil
 }
 
+// tenantDelete is `wedge tenant delete NAME`.
 func tenantDelete(x *runner) error {
 	name := x.inv.args[0]
 	if err := x.c.DeleteTenant(x.ctx, name); err != nil {
@@ -192,6 +195,8 @@ func tenantDelete(x *runner) error {
 	return nil
 }
 
+// domainAdd is `wedge domain add DOMAIN`; adding a domain the tenant
+// already has is not an error.
 func domainAdd(x *runner) error {
 	r, opts := captured()
 	d, err := x.c.AddDomain(x.ctx, x.tenant(), x.inv.args[0], opts...)
@@ -209,6 +214,7 @@ func domainAdd(x *runner) error {
 	return nil
 }
 
+// domainRemove is `wedge domain remove DOMAIN`.
 func domainRemove(x *runner) error {
 	d := x.inv.args[0]
 	if err := x.c.RemoveDomain(x.ctx, x.tenant(), d); err != nil {
@@ -221,6 +227,7 @@ func domainRemove(x *runner) error {
 	return nil
 }
 
+// domainList is `wedge domain list`.
 func domainList(x *runner) error {
 	ds, err := x.c.Domains(x.ctx, x.tenant())
 	if err != nil || x.json() {
@@ -234,6 +241,8 @@ func domainList(x *runner) error {
 	return nil
 }
 
+// tokenCreate is `wedge token create`: the secret alone on stdout, so that
+// a script can capture it, and the advice on stderr.
 func tokenCreate(x *runner) error {
 	t, err := x.c.CreateToken(x.ctx, x.tenant(), x.inv.a.description)
 	if err != nil {
@@ -247,6 +256,7 @@ func tokenCreate(x *runner) error {
 	return nil
 }
 
+// tokenList is `wedge token list`.
 func tokenList(x *runner) error {
 	ts, err := x.c.ListTokens(x.ctx, x.tenant())
 	if err != nil || x.json() {
@@ -260,6 +270,7 @@ func tokenList(x *runner) error {
 	return nil
 }
 
+// tokenRevoke is `wedge token revoke ID`.
 func tokenRevoke(x *runner) error {
 	id := x.inv.args[0]
 	if err := x.c.RevokeToken(x.ctx, x.tenant(), id); err != nil {

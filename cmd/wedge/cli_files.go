@@ -25,6 +25,7 @@ type fileError struct {
 	problems []*config.FieldError
 }
 
+// Error lists the problems, one per line when there are several.
 func (e *fileError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.file)
@@ -150,6 +151,7 @@ func routesDocument(data []byte) (doc []byte, lineAdded int, err error) {
 	return j, 0, nil
 }
 
+// lineRef finds a line number in a problem ("(line 12)").
 var lineRef = regexp.MustCompile(`\bline (\d+)\b`)
 
 // shiftLines corrects the line numbers in an API error about a routes

@@ -112,6 +112,7 @@ type usageError struct {
 	msg   string
 }
 
+// Error returns the problem with the command line.
 func (e *usageError) Error() string { return e.msg }
 
 // errHelp asks for a usage on stdout and a zero exit: of cmd, of a
@@ -121,6 +122,7 @@ type errHelp struct {
 	group string
 }
 
+// Error says that help was asked for.
 func (errHelp) Error() string { return "help requested" }
 
 // isCLI reports whether name starts an admin API command.

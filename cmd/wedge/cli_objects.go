@@ -14,6 +14,8 @@ import (
 	"github.com/wedgeproxy/wedge/edge/control/client"
 )
 
+// filterPush is `wedge filter push NAME FILE.wasm`. It checks that the
+// node stored the bytes that were read (the sha256 it answers).
 func filterPush(x *runner) error {
 	name, path := x.inv.args[0], x.inv.args[1]
 	module, err := os.ReadFile(path)
@@ -41,6 +43,7 @@ func filterPush(x *runner) error {
 	return nil
 }
 
+// filterList is `wedge filter list`: each filter's current version.
 func filterList(x *runner) error {
 	fs, err := x.c.Filters(x.ctx, x.tenant())
 	if err != nil || x.json() {
@@ -60,6 +63,7 @@ func filterList(x *runner) error {
 	return nil
 }
 
+// filterRollback is `wedge filter rollback NAME [--version N]`.
 func filterRollback(x *runner) error {
 	f, err := x.c.RollbackFilter(x.ctx, x.tenant(), x.inv.args[0], x.inv.a.version)
 	if err != nil {
@@ -72,6 +76,7 @@ func filterRollback(x *runner) error {
 	return nil
 }
 
+// filterDelete is `wedge filter delete NAME`.
 func filterDelete(x *runner) error {
 	name := x.inv.args[0]
 	if err := x.c.DeleteFilter(x.ctx, x.tenant(), name); err != nil {
@@ -102,6 +107,8 @@ func checkUpstreamApply(inv *invocation) error {
 	return nil
 }
 
+// upstreamApply is `wedge upstream apply`: one pool from the flags, or
+// each pool of a file in turn.
 func upstreamApply(x *runner) error {
 	var us []client.Upstream
 	if x.inv.a.file != "" {
@@ -134,6 +141,7 @@ func upstreamApply(x *runner) error {
 	return nil
 }
 
+// upstreamList is `wedge upstream list`.
 func upstreamList(x *runner) error {
 	us, err := x.c.Upstreams(x.ctx, x.tenant())
 	if err != nil || x.json() {
@@ -151,6 +159,7 @@ func upstreamList(x *runner) error {
 	return nil
 }
 
+// upstreamDelete is `wedge upstream delete NAME`.
 func upstreamDelete(x *runner) error {
 	name := x.inv.args[0]
 	if err := x.c.DeleteUpstream(x.ctx, x.tenant(), name); err != nil {
@@ -163,6 +172,8 @@ func upstreamDelete(x *runner) error {
 	return nil
 }
 
+// routesApply is `wedge routes apply -f FILE`: the file is sent as YAML,
+// so the node's problems carry its lines.
 func routesApply(x *runner) error {
 	data, err := readInput(x.inv.a.file)
 	if err != nil {
@@ -187,6 +198,7 @@ func routesApply(x *runner) error {
 	return nil
 }
 
+// routesGet is `wedge routes get`.
 func routesGet(x *runner) error {
 	rt, err := x.c.Routes(x.ctx, x.tenant())
 	if err != nil {
@@ -226,6 +238,7 @@ func routesGet(x *runner) error {
 	return nil
 }
 
+// purge is `wedge purge`, on the node asked only.
 func purge(x *runner) error {
 	p := client.Purge{URL: x.inv.a.url, Host: x.inv.a.host, Tag: x.inv.a.tag}
 	n, err := x.c.Purge(x.ctx, x.tenant(), p)
@@ -243,6 +256,8 @@ func purge(x *runner) error {
 	return nil
 }
 
+// status is `wedge status`: the node's view, and with the operator's
+// token the revision every node serves.
 func status(x *runner) error {
 	s, err := x.c.Status(x.ctx)
 	if err != nil {
@@ -329,6 +344,7 @@ func jsonOr(x *runner, v any, err error) error {
 	return x.printJSON(v)
 }
 
+// joinComma joins s with commas.
 func joinComma(s []string) string { return strings.Join(s, ",") }
 
 // limitsText lists the limits that are set.

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -373,5 +375,23 @@ func TestParseApplyFile(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not contain %q:\n%v", want, err)
 		}
+	}
+}
+
+// TestParseApplyFileExample: the README's declarative file parses as it
+// stands in the repository (its module path is relative to it).
+func TestParseApplyFileExample(t *testing.T) {
+	dir := filepath.Join("..", "..", "examples", "gitops")
+	file := filepath.Join(dir, "tenants.yaml")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := parseApplyFile(file, data, dir)
+	if err != nil {
+		t.Fatalf("%v (make filters builds the module it names)", err)
+	}
+	if len(plan.tenants) != 1 || plan.tenants[0].name != "shop" || len(plan.tenants[0].filters) != 1 || len(plan.tenants[0].config.Routes) != 2 {
+		t.Errorf("plan %+v", plan.tenants)
 	}
 }
