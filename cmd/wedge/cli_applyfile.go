@@ -52,6 +52,10 @@ the node that the file does not list are left alone, and so are tenants
 on the node that the file does not list: remove those with wedge filter
 delete and wedge tenant delete.
 
+Tenants are applied in the file's order, each on its own: a failure
+leaves the tenants before it applied. To move a domain from one tenant to
+another, list the tenant that gives it up first (a domain has one owner).
+
 Needs the operator's token. With --wait, waits until the node serves every
 write (GET /v1/status), or fails after the duration.`
 
