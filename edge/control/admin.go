@@ -93,6 +93,7 @@ var openAPI []byte
 // domains, tokens, filters, pools, routes, status and readiness. Call it
 // once, before serving.
 func (a *Admin) EnableTenantAPI(api TenantAPI) {
+	api.Store = boundedStore{api.Store}
 	a.api = &api
 	a.log = api.Logger
 	if a.log == nil {

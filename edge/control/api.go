@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/wedgeproxy/wedge/edge/config"
 	"github.com/wedgeproxy/wedge/edge/control/store"
@@ -78,14 +77,9 @@ func storeError(err error) *apiError {
 // handlerFunc is an admin handler that fails by returning an error.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// storeTimeout bounds each API request's use of the store.
-const storeTimeout = 10 * time.Second
-
 func (a *Admin) handle(pattern string, h handlerFunc) {
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
-		defer cancel()
-		if err := h(w, r.WithContext(ctx)); err != nil {
+		if err := h(w, r); err != nil {
 			a.writeError(w, r, err)
 		}
 	})
