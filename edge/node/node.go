@@ -145,7 +145,8 @@ func New(cfg *config.Config, log *slog.Logger, adminToken string) (*Node, error)
 			Store: n.store, StoreType: storeType, Engine: n.wasm, Modules: modules,
 			MaxUploadBytes: maxUpload, Status: n.reloader.Status, Logger: log,
 		})
-		n.adminSv = &http.Server{Handler: n.admin, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+		n.adminSv = &http.Server{Handler: n.admin, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 		if cfg.AdminTLS != nil {
 			cert, err := tls.LoadX509KeyPair(cfg.AdminTLS.CertFile, cfg.AdminTLS.KeyFile)
 			if err != nil {
