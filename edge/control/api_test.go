@@ -569,3 +569,24 @@ func FuzzPutRoutes(f *testing.F) {
 		}
 	})
 }
+
+// TestTenantConfigUnchangedPoolKeepsItsRevision: PUT …/config answered the
+// write's revision for every pool, though a pool it did not change keeps
+// its revision in the store (and GET …/upstreams/NAME says so).
+func TestTenantConfigUnchangedPoolKeepsItsRevision(t *testing.T) {
+	f := newAPI(t, 0)
+	acme := f.tenant("acme", "acme.test")
+	f.must(200, "PUT", "/v1/tenants/acme/config", acme, `{"upstreams":[{"name":"a","endpoints":["127.0.0.1:1"]},{"name":"b","endpoints":["127.0.0.1:2"]}],"routes":[]}`)
+	var tc TenantConfig
+	f.must(200, "PUT", "/v1/tenants/acme/config", acme, `{"upstreams":[{"name":"a","endpoints":["127.0.0.1:1"]},{"name":"b","endpoints":["127.0.0.1:3"]}],"routes":[]}`).json(t, &tc)
+	for _, u := range tc.Upstreams {
+		var got Upstream
+		f.must(200, "GET", "/v1/tenants/acme/upstreams/"+u.Name, acme, "").json(t, &got)
+		if u.Revision != got.Revision {
+			t.Errorf("pool %s: PUT config answered revision %d, GET answers %d", u.Name, u.Revision, got.Revision)
+		}
+	}
+	if tc.Upstreams[0].Revision == tc.Revision || tc.Upstreams[1].Revision != tc.Revision {
+		t.Errorf("unchanged pool a at %d, changed pool b at %d, write at %d", tc.Upstreams[0].Revision, tc.Upstreams[1].Revision, tc.Revision)
+	}
+}

@@ -598,6 +598,9 @@ func (a *Admin) putConfig(w http.ResponseWriter, r *http.Request) error {
 		cand.upstreams = map[string]upstreamState{}
 		for n, u := range pools {
 			cand.upstreams[n] = upstreamState{doc: u}
+			if old, ok := ts.upstreams[n]; ok && slices.Equal(old.doc.Endpoints, u.Endpoints) && old.doc.MaxIdleConns == u.MaxIdleConns {
+				cand.upstreams[n] = old // unchanged: keeps its revision
+			}
 		}
 		if err := a.validate(r, cand, true); err != nil {
 			return nil, err
@@ -609,10 +612,9 @@ func (a *Admin) putConfig(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		for n, u := range pools {
-			if old, ok := ts.upstreams[n]; ok && slices.Equal(old.doc.Endpoints, u.Endpoints) && old.doc.MaxIdleConns == u.MaxIdleConns {
-				continue // unchanged: keeps its revision
+			if cand.upstreams[n].rev == 0 { // new or changed
+				ch.ops = append(ch.ops, store.Op{Key: upstreamKey(name, n), Value: jsonOf(u)})
 			}
-			ch.ops = append(ch.ops, store.Op{Key: upstreamKey(name, n), Value: jsonOf(u)})
 		}
 		out = TenantConfig{Upstreams: cand.upstreamList(), Routes: rawRoutes(raws)}
 		return ch, nil
