@@ -149,6 +149,7 @@ func (a *Admin) SetTenants(ts []config.Tenant) {
 	a.tenants.Store(v)
 }
 
+// ServeHTTP serves the admin API.
 func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
 
 // PurgeRequest is the body of POST /v1/tenants/{tenant}/purge: exactly
@@ -176,7 +177,7 @@ func (a *Admin) purge(w http.ResponseWriter, r *http.Request) error {
 		t = &tenant{domains: ts.domainList()}
 	}
 	if t == nil {
-		return errorf(http.StatusNotFound, "no tenant %q", name)
+		return noTenant(name)
 	}
 	body, err := readBody(w, r, MaxBodyBytes)
 	if err != nil {

@@ -121,6 +121,14 @@ func writeJSON(w http.ResponseWriter, status int, v any, rev, wrote int64) error
 	return json.NewEncoder(w).Encode(v)
 }
 
+// noContent answers 204 to a write that committed at store revision rev
+// (X-Wedge-Revision).
+func noContent(w http.ResponseWriter, rev int64) error {
+	w.Header().Set("X-Wedge-Revision", strconv.FormatInt(rev, 10))
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 // ifMatch reads If-Match: a revision ("12", 12 or W/"12"). ok is false
 // without the header.
 func ifMatch(r *http.Request) (rev int64, ok bool, err error) {

@@ -99,11 +99,7 @@ func filterAPI(f filterDoc, rev int64) Filter {
 }
 
 func (a *Admin) listFilters(w http.ResponseWriter, r *http.Request) error {
-	name := r.PathValue("tenant")
-	if err := a.tenantScope(r, name); err != nil {
-		return err
-	}
-	ts, err := a.existing(r.Context(), name)
+	ts, err := a.scopedTenant(r)
 	if err != nil {
 		return err
 	}
@@ -118,17 +114,14 @@ func (a *Admin) listFilters(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *Admin) getFilter(w http.ResponseWriter, r *http.Request) error {
-	name, fname := r.PathValue("tenant"), r.PathValue("name")
-	if err := a.tenantScope(r, name); err != nil {
-		return err
-	}
-	ts, err := a.existing(r.Context(), name)
+	fname := r.PathValue("name")
+	ts, err := a.scopedTenant(r)
 	if err != nil {
 		return err
 	}
 	f, ok := ts.filters[fname]
 	if !ok {
-		return errorf(http.StatusNotFound, "tenant %q has no filter %q", name, fname)
+		return errorf(http.StatusNotFound, "tenant %q has no filter %q", ts.name, fname)
 	}
 	return writeJSON(w, http.StatusOK, filterAPI(f.doc, f.rev), f.rev, 0)
 }
@@ -157,10 +150,7 @@ func (a *Admin) putFilter(w http.ResponseWriter, r *http.Request) error {
 	sum := sha256.Sum256(bin)
 	sha := hex.EncodeToString(sum[:])
 	var out Filter
-	_, rev, err := a.update(r.Context(), name, func(ts *tenantState) (*change, error) {
-		if ts.rev == 0 {
-			return nil, errorf(http.StatusNotFound, "no tenant %q", name)
-		}
+	_, rev, err := a.updateExisting(r.Context(), name, func(ts *tenantState) (*change, error) {
 		cur := ts.filters[fname]
 		if err := checkMatch(r, fmt.Sprintf("filter %q", fname), cur.rev); err != nil {
 			return nil, err
@@ -229,10 +219,7 @@ func (a *Admin) rollbackFilter(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var out Filter
-	_, rev, err := a.update(r.Context(), name, func(ts *tenantState) (*change, error) {
-		if ts.rev == 0 {
-			return nil, errorf(http.StatusNotFound, "no tenant %q", name)
-		}
+	_, rev, err := a.updateExisting(r.Context(), name, func(ts *tenantState) (*change, error) {
 		cur, ok := ts.filters[fname]
 		if !ok {
 			return nil, errorf(http.StatusNotFound, "tenant %q has no filter %q", name, fname)
@@ -286,32 +273,38 @@ func versionList(f filterDoc) string {
 }
 
 func (a *Admin) deleteFilter(w http.ResponseWriter, r *http.Request) error {
-	name, fname := r.PathValue("tenant"), r.PathValue("name")
+	return a.deleteObject(w, r, "filter", filterKey, func(ts *tenantState, name string) (int64, bool) {
+		f, ok := ts.filters[name]
+		return f.rev, ok
+	}, (*tenantState).usesFilter)
+}
+
+// deleteObject deletes the request's {name}, a filter or a pool (what)
+// kept at key: 404 when the tenant has none (rev), 409 when If-Match
+// names another revision or routes use it (uses).
+func (a *Admin) deleteObject(w http.ResponseWriter, r *http.Request, what string, key func(tenant, name string) string,
+	rev func(ts *tenantState, name string) (int64, bool), uses func(ts *tenantState, name string) []string) error {
+	name, oname := r.PathValue("tenant"), r.PathValue("name")
 	if err := a.tenantScope(r, name); err != nil {
 		return err
 	}
-	_, rev, err := a.update(r.Context(), name, func(ts *tenantState) (*change, error) {
-		if ts.rev == 0 {
-			return nil, errorf(http.StatusNotFound, "no tenant %q", name)
-		}
-		cur, ok := ts.filters[fname]
+	_, wrote, err := a.updateExisting(r.Context(), name, func(ts *tenantState) (*change, error) {
+		cur, ok := rev(ts, oname)
 		if !ok {
-			return nil, errorf(http.StatusNotFound, "tenant %q has no filter %q", name, fname)
+			return nil, errorf(http.StatusNotFound, "tenant %q has no %s %q", name, what, oname)
 		}
-		if err := checkMatch(r, fmt.Sprintf("filter %q", fname), cur.rev); err != nil {
+		if err := checkMatch(r, fmt.Sprintf("%s %q", what, oname), cur); err != nil {
 			return nil, err
 		}
-		if uses := ts.usesFilter(fname); len(uses) > 0 {
-			return nil, errorf(http.StatusConflict, "filter %q is used by %s; change the routes first", fname, strings.Join(uses, ", "))
+		if u := uses(ts, oname); len(u) > 0 {
+			return nil, errorf(http.StatusConflict, "%s %q is used by %s; change the routes first", what, oname, strings.Join(u, ", "))
 		}
-		return &change{ops: []store.Op{{Key: filterKey(name, fname), Delete: true}}}, nil
+		return &change{ops: []store.Op{{Key: key(name, oname), Delete: true}}}, nil
 	})
 	if err != nil {
 		return err
 	}
-	w.Header().Set("X-Wedge-Revision", fmt.Sprint(rev))
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, wrote)
 }
 
 // upstreamBody is the body of PUT …/upstreams/{name}, and an element of
@@ -323,11 +316,7 @@ type upstreamBody struct {
 }
 
 func (a *Admin) listUpstreams(w http.ResponseWriter, r *http.Request) error {
-	name := r.PathValue("tenant")
-	if err := a.tenantScope(r, name); err != nil {
-		return err
-	}
-	ts, err := a.existing(r.Context(), name)
+	ts, err := a.scopedTenant(r)
 	if err != nil {
 		return err
 	}
@@ -350,17 +339,14 @@ func (ts *tenantState) upstreamList() []Upstream {
 }
 
 func (a *Admin) getUpstream(w http.ResponseWriter, r *http.Request) error {
-	name, uname := r.PathValue("tenant"), r.PathValue("name")
-	if err := a.tenantScope(r, name); err != nil {
-		return err
-	}
-	ts, err := a.existing(r.Context(), name)
+	uname := r.PathValue("name")
+	ts, err := a.scopedTenant(r)
 	if err != nil {
 		return err
 	}
 	u, ok := ts.upstreams[uname]
 	if !ok {
-		return errorf(http.StatusNotFound, "tenant %q has no upstream pool %q", name, uname)
+		return errorf(http.StatusNotFound, "tenant %q has no upstream pool %q", ts.name, uname)
 	}
 	v := u.doc
 	v.Revision = u.rev
@@ -388,10 +374,7 @@ func (a *Admin) putUpstream(w http.ResponseWriter, r *http.Request) error {
 	}
 	u := Upstream{Name: uname, Endpoints: doc.Endpoints, MaxIdleConns: doc.MaxIdleConns}
 	created := false
-	_, rev, err := a.update(r.Context(), name, func(ts *tenantState) (*change, error) {
-		if ts.rev == 0 {
-			return nil, errorf(http.StatusNotFound, "no tenant %q", name)
-		}
+	_, rev, err := a.updateExisting(r.Context(), name, func(ts *tenantState) (*change, error) {
 		cur := ts.upstreams[uname]
 		if err := checkMatch(r, fmt.Sprintf("upstream pool %q", uname), cur.rev); err != nil {
 			return nil, err
@@ -419,40 +402,14 @@ func (a *Admin) putUpstream(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *Admin) deleteUpstream(w http.ResponseWriter, r *http.Request) error {
-	name, uname := r.PathValue("tenant"), r.PathValue("name")
-	if err := a.tenantScope(r, name); err != nil {
-		return err
-	}
-	_, rev, err := a.update(r.Context(), name, func(ts *tenantState) (*change, error) {
-		if ts.rev == 0 {
-			return nil, errorf(http.StatusNotFound, "no tenant %q", name)
-		}
-		cur, ok := ts.upstreams[uname]
-		if !ok {
-			return nil, errorf(http.StatusNotFound, "tenant %q has no upstream pool %q", name, uname)
-		}
-		if err := checkMatch(r, fmt.Sprintf("upstream pool %q", uname), cur.rev); err != nil {
-			return nil, err
-		}
-		if uses := ts.usesUpstream(uname); len(uses) > 0 {
-			return nil, errorf(http.StatusConflict, "upstream pool %q is used by %s; change the routes first", uname, strings.Join(uses, ", "))
-		}
-		return &change{ops: []store.Op{{Key: upstreamKey(name, uname), Delete: true}}}, nil
-	})
-	if err != nil {
-		return err
-	}
-	w.Header().Set("X-Wedge-Revision", fmt.Sprint(rev))
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return a.deleteObject(w, r, "upstream pool", upstreamKey, func(ts *tenantState, name string) (int64, bool) {
+		u, ok := ts.upstreams[name]
+		return u.rev, ok
+	}, (*tenantState).usesUpstream)
 }
 
 func (a *Admin) getRoutes(w http.ResponseWriter, r *http.Request) error {
-	name := r.PathValue("tenant")
-	if err := a.tenantScope(r, name); err != nil {
-		return err
-	}
-	ts, err := a.existing(r.Context(), name)
+	ts, err := a.scopedTenant(r)
 	if err != nil {
 		return err
 	}
@@ -514,10 +471,7 @@ func (a *Admin) putRoutes(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	_, rev, err := a.update(r.Context(), name, func(ts *tenantState) (*change, error) {
-		if ts.rev == 0 {
-			return nil, errorf(http.StatusNotFound, "no tenant %q", name)
-		}
+	_, rev, err := a.updateExisting(r.Context(), name, func(ts *tenantState) (*change, error) {
 		if err := checkMatch(r, fmt.Sprintf("tenant %q's routes", name), ts.routesRev); err != nil {
 			return nil, err
 		}
@@ -538,11 +492,7 @@ func (a *Admin) putRoutes(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *Admin) getConfig(w http.ResponseWriter, r *http.Request) error {
-	name := r.PathValue("tenant")
-	if err := a.tenantScope(r, name); err != nil {
-		return err
-	}
-	ts, err := a.existing(r.Context(), name)
+	ts, err := a.scopedTenant(r)
 	if err != nil {
 		return err
 	}
@@ -586,10 +536,7 @@ func (a *Admin) putConfig(w http.ResponseWriter, r *http.Request) error {
 		return invalid("config: the change is invalid; nothing was changed", problems)
 	}
 	var out TenantConfig
-	_, rev, err := a.update(r.Context(), name, func(ts *tenantState) (*change, error) {
-		if ts.rev == 0 {
-			return nil, errorf(http.StatusNotFound, "no tenant %q", name)
-		}
+	_, rev, err := a.updateExisting(r.Context(), name, func(ts *tenantState) (*change, error) {
 		if err := checkMatch(r, fmt.Sprintf("tenant %q's configuration", name), ts.serialRev); err != nil {
 			return nil, err
 		}

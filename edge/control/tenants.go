@@ -39,11 +39,7 @@ func (a *Admin) listTenants(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *Admin) getTenant(w http.ResponseWriter, r *http.Request) error {
-	name := r.PathValue("tenant")
-	if err := a.tenantScope(r, name); err != nil {
-		return err
-	}
-	ts, err := a.existing(r.Context(), name)
+	ts, err := a.scopedTenant(r)
 	if err != nil {
 		return err
 	}
@@ -119,10 +115,7 @@ func (a *Admin) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 	if err := a.operatorOnly(r); err != nil {
 		return err
 	}
-	_, rev, err := a.update(r.Context(), name, func(ts *tenantState) (*change, error) {
-		if ts.rev == 0 {
-			return nil, errorf(http.StatusNotFound, "no tenant %q", name)
-		}
+	_, rev, err := a.updateExisting(r.Context(), name, func(ts *tenantState) (*change, error) {
 		if err := checkMatch(r, fmt.Sprintf("tenant %q", name), ts.rev); err != nil {
 			return nil, err
 		}
@@ -142,17 +135,11 @@ func (a *Admin) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("X-Wedge-Revision", fmt.Sprint(rev))
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, rev)
 }
 
 func (a *Admin) listDomains(w http.ResponseWriter, r *http.Request) error {
-	name := r.PathValue("tenant")
-	if err := a.tenantScope(r, name); err != nil {
-		return err
-	}
-	ts, err := a.existing(r.Context(), name)
+	ts, err := a.scopedTenant(r)
 	if err != nil {
 		return err
 	}
@@ -186,19 +173,14 @@ func (a *Admin) addDomain(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusConflict, "domain %q belongs to tenant %q of the node's configuration file", d, owner)
 	}
 	existed := false
-	ts, rev, err := a.update(r.Context(), name, func(ts *tenantState) (*change, error) {
-		if ts.rev == 0 {
-			return nil, errorf(http.StatusNotFound, "no tenant %q", name)
-		}
+	ts, rev, err := a.updateExisting(r.Context(), name, func(ts *tenantState) (*change, error) {
 		if _, ok := ts.domains[d]; ok {
 			existed = true
 			return nil, nil
 		}
-		kv, err := a.api.Store.Get(r.Context(), domainIndexKey(d))
+		_, err := a.api.Store.Get(r.Context(), domainIndexKey(d))
 		switch {
 		case err == nil:
-			var ix domainIndex
-			unjson(kv.Value, &ix)
 			return nil, errorf(http.StatusConflict, "domain %q belongs to another tenant", d)
 		case !errors.Is(err, store.ErrNotFound):
 			return nil, err
@@ -229,10 +211,7 @@ func (a *Admin) removeDomain(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	_, rev, err := a.update(r.Context(), name, func(ts *tenantState) (*change, error) {
-		if ts.rev == 0 {
-			return nil, errorf(http.StatusNotFound, "no tenant %q", name)
-		}
+	_, rev, err := a.updateExisting(r.Context(), name, func(ts *tenantState) (*change, error) {
 		cur, ok := ts.domains[d]
 		if !ok {
 			return nil, errorf(http.StatusNotFound, "tenant %q has no domain %q", name, d)
@@ -253,9 +232,7 @@ func (a *Admin) removeDomain(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("X-Wedge-Revision", fmt.Sprint(rev))
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, rev)
 }
 
 func (a *Admin) createToken(w http.ResponseWriter, r *http.Request) error {
@@ -274,10 +251,7 @@ func (a *Admin) createToken(w http.ResponseWriter, r *http.Request) error {
 	secret := "wedge_" + randomHex(24)
 	sum := sha256.Sum256([]byte(secret))
 	td := tokenDoc{ID: "t_" + randomHex(6), SHA256: hex.EncodeToString(sum[:]), Description: doc.Description, Created: nowUTC()}
-	_, rev, err := a.update(r.Context(), name, func(ts *tenantState) (*change, error) {
-		if ts.rev == 0 {
-			return nil, errorf(http.StatusNotFound, "no tenant %q", name)
-		}
+	_, rev, err := a.updateExisting(r.Context(), name, func(ts *tenantState) (*change, error) {
 		return &change{
 			cmps: []store.Cmp{{Key: tokenIndexKey(td.SHA256)}, {Key: tenantTokenKey(name, td.ID)}},
 			ops: []store.Op{
@@ -322,10 +296,7 @@ func (a *Admin) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	if err := a.operatorOnly(r); err != nil {
 		return err
 	}
-	_, rev, err := a.update(r.Context(), name, func(ts *tenantState) (*change, error) {
-		if ts.rev == 0 {
-			return nil, errorf(http.StatusNotFound, "no tenant %q", name)
-		}
+	_, rev, err := a.updateExisting(r.Context(), name, func(ts *tenantState) (*change, error) {
 		tok, ok := ts.tokens[id]
 		if !ok {
 			return nil, errorf(http.StatusNotFound, "tenant %q has no token %q", name, id)
@@ -338,7 +309,5 @@ func (a *Admin) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("X-Wedge-Revision", fmt.Sprint(rev))
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, rev)
 }

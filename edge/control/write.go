@@ -37,6 +37,9 @@ func (a *Admin) readTenant(ctx context.Context, name string) (*tenantState, erro
 	return ts, nil
 }
 
+// noTenant is the 404 of a tenant that does not exist.
+func noTenant(name string) error { return errorf(http.StatusNotFound, "no tenant %q", name) }
+
 // existing reads a tenant that must exist: 404 otherwise.
 func (a *Admin) existing(ctx context.Context, name string) (*tenantState, error) {
 	ts, err := a.readTenant(ctx, name)
@@ -44,9 +47,19 @@ func (a *Admin) existing(ctx context.Context, name string) (*tenantState, error)
 		return nil, err
 	}
 	if ts.rev == 0 {
-		return nil, errorf(http.StatusNotFound, "no tenant %q", name)
+		return nil, noTenant(name)
 	}
 	return ts, nil
+}
+
+// scopedTenant reads the request's {tenant}, which must exist, for the
+// operator or the tenant's own token.
+func (a *Admin) scopedTenant(r *http.Request) (*tenantState, error) {
+	name := r.PathValue("tenant")
+	if err := a.tenantScope(r, name); err != nil {
+		return nil, err
+	}
+	return a.existing(r.Context(), name)
 }
 
 // update reads the tenant, lets fn decide the change against what it
@@ -81,4 +94,15 @@ func (a *Admin) update(ctx context.Context, tenant string, fn func(ts *tenantSta
 		return ts, rev, nil
 	}
 	return nil, 0, errorf(http.StatusConflict, "tenant %q is being changed by others: gave up after %d attempts; retry", tenant, maxAttempts)
+}
+
+// updateExisting is update for a tenant that must exist: 404, without
+// calling fn, when it does not.
+func (a *Admin) updateExisting(ctx context.Context, tenant string, fn func(ts *tenantState) (*change, error)) (*tenantState, int64, error) {
+	return a.update(ctx, tenant, func(ts *tenantState) (*change, error) {
+		if ts.rev == 0 {
+			return nil, noTenant(tenant)
+		}
+		return fn(ts)
+	})
 }
