@@ -138,19 +138,25 @@ func parseApplyFile(file string, data []byte, dir string) (*applyPlan, error) {
 	if len(f.Tenants) == 0 {
 		fail(0, "tenants", "no tenant in the file")
 	}
+	// unique checks the name of element i of a list: given, and not an
+	// earlier element's too. n is the element's node; what is "tenant",
+	// "filter" or "upstream", the list's name without its s.
+	unique := func(seen map[string]int, what string, i int, name, at string, n *yaml.Node) {
+		switch prev, dup := seen[name]; {
+		case name == "":
+			fail(lineOf(n), at+".name", "required")
+		case dup:
+			fail(lineOf(nodeAt(n, "name")), at+".name", "%s %q is also %ss[%d]", what, name, what, prev)
+		default:
+			seen[name] = i
+		}
+	}
 	plan := &applyPlan{file: file, root: &root}
 	tenants := map[string]int{}
 	for i, t := range f.Tenants {
 		at := fmt.Sprintf("tenants[%d]", i)
 		tn := nodeAt(&root, "tenants", i)
-		switch prev, dup := tenants[t.Name]; {
-		case t.Name == "":
-			fail(lineOf(tn), at+".name", "required")
-		case dup:
-			fail(lineOf(nodeAt(tn, "name")), at+".name", "tenant %q is also tenants[%d]", t.Name, prev)
-		default:
-			tenants[t.Name] = i
-		}
+		unique(tenants, "tenant", i, t.Name, at, tn)
 		tp := tenantPlan{
 			index: i,
 			name:  t.Name,
@@ -169,14 +175,7 @@ func parseApplyFile(file string, data []byte, dir string) (*applyPlan, error) {
 		for j, fl := range t.Filters {
 			fat := fmt.Sprintf("%s.filters[%d]", at, j)
 			fn := nodeAt(tn, "filters", j)
-			switch prev, dup := filters[fl.Name]; {
-			case fl.Name == "":
-				fail(lineOf(fn), fat+".name", "required")
-			case dup:
-				fail(lineOf(nodeAt(fn, "name")), fat+".name", "filter %q is also filters[%d]", fl.Name, prev)
-			default:
-				filters[fl.Name] = j
-			}
+			unique(filters, "filter", j, fl.Name, fat, fn)
 			if fl.Module == "" {
 				fail(lineOf(fn), fat+".module", "required: the .wasm file, relative to %s", file)
 				continue
@@ -198,14 +197,7 @@ func parseApplyFile(file string, data []byte, dir string) (*applyPlan, error) {
 		for j, u := range t.Upstreams {
 			uat := fmt.Sprintf("%s.upstreams[%d]", at, j)
 			un := nodeAt(tn, "upstreams", j)
-			switch prev, dup := pools[u.Name]; {
-			case u.Name == "":
-				fail(lineOf(un), uat+".name", "required")
-			case dup:
-				fail(lineOf(nodeAt(un, "name")), uat+".name", "upstream %q is also upstreams[%d]", u.Name, prev)
-			default:
-				pools[u.Name] = j
-			}
+			unique(pools, "upstream", j, u.Name, uat, un)
 			tp.config.Upstreams = append(tp.config.Upstreams, client.Upstream{Name: u.Name, Endpoints: u.Endpoints, MaxIdleConns: u.MaxIdleConns})
 		}
 

@@ -144,6 +144,16 @@ type deleted struct {
 	Deleted bool   `json:"deleted"`
 }
 
+// reportDeleted reports that a command removed an object: the deleted record
+// with -o json, else the line format says.
+func (x *runner) reportDeleted(tenant, object, name, format string, args ...any) error {
+	if x.json() {
+		return x.printJSON(deleted{Tenant: tenant, Object: object, Name: name, Deleted: true})
+	}
+	x.say(format, args...)
+	return nil
+}
+
 // limitFlags declares the tenant limit flags.
 func limitFlags(fs *flag.FlagSet, a *cmdArgs) {
 	fs.Float64Var(&a.limits.RequestRate, "request-rate", 0, "requests per second on each node (`rate`; 0: no limit)")
@@ -188,11 +198,7 @@ func tenantDelete(x *runner) error {
 	if err := x.c.DeleteTenant(x.ctx, name); err != nil {
 		return err
 	}
-	if x.json() {
-		return x.printJSON(deleted{Tenant: name, Object: "tenant", Name: name, Deleted: true})
-	}
-	x.say("tenant %s: deleted, with its domains, tokens, filters, pools and routes", name)
-	return nil
+	return x.reportDeleted(name, "tenant", name, "tenant %s: deleted, with its domains, tokens, filters, pools and routes", name)
 }
 
 // domainAdd is `wedge domain add DOMAIN`; adding a domain the tenant
@@ -220,11 +226,7 @@ func domainRemove(x *runner) error {
 	if err := x.c.RemoveDomain(x.ctx, x.tenant(), d); err != nil {
 		return err
 	}
-	if x.json() {
-		return x.printJSON(deleted{Tenant: x.tenant(), Object: "domain", Name: d, Deleted: true})
-	}
-	x.say("domain %s: removed from tenant %s", d, x.tenant())
-	return nil
+	return x.reportDeleted(x.tenant(), "domain", d, "domain %s: removed from tenant %s", d, x.tenant())
 }
 
 // domainList is `wedge domain list`.
@@ -276,9 +278,5 @@ func tokenRevoke(x *runner) error {
 	if err := x.c.RevokeToken(x.ctx, x.tenant(), id); err != nil {
 		return err
 	}
-	if x.json() {
-		return x.printJSON(deleted{Tenant: x.tenant(), Object: "token", Name: id, Deleted: true})
-	}
-	x.say("token %s of tenant %s: revoked", id, x.tenant())
-	return nil
+	return x.reportDeleted(x.tenant(), "token", id, "token %s of tenant %s: revoked", id, x.tenant())
 }

@@ -82,11 +82,7 @@ func filterDelete(x *runner) error {
 	if err := x.c.DeleteFilter(x.ctx, x.tenant(), name); err != nil {
 		return err
 	}
-	if x.json() {
-		return x.printJSON(deleted{Tenant: x.tenant(), Object: "filter", Name: name, Deleted: true})
-	}
-	x.say("filter %s: deleted with all its versions", name)
-	return nil
+	return x.reportDeleted(x.tenant(), "filter", name, "filter %s: deleted with all its versions", name)
 }
 
 // checkUpstreamApply accepts NAME with --endpoint flags, or -f FILE.
@@ -165,11 +161,7 @@ func upstreamDelete(x *runner) error {
 	if err := x.c.DeleteUpstream(x.ctx, x.tenant(), name); err != nil {
 		return err
 	}
-	if x.json() {
-		return x.printJSON(deleted{Tenant: x.tenant(), Object: "upstream", Name: name, Deleted: true})
-	}
-	x.say("upstream %s: deleted", name)
-	return nil
+	return x.reportDeleted(x.tenant(), "upstream", name, "upstream %s: deleted", name)
 }
 
 // routesApply is `wedge routes apply -f FILE`: the file is sent as YAML,
