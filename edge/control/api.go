@@ -170,6 +170,16 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 	return b, nil
 }
 
+// readDoc reads a request body of at most MaxBodyBytes and decodes it
+// with decodeDoc; it returns the body as read.
+func readDoc(w http.ResponseWriter, r *http.Request, what string, v any, emptyOK bool) ([]byte, error) {
+	body, err := readBody(w, r, MaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	return body, decodeDoc(body, what, v, emptyOK)
+}
+
 // decodeDoc decodes a YAML or JSON body strictly into v. An empty body
 // leaves v as it is when empty is allowed.
 func decodeDoc(body []byte, what string, v any, emptyOK bool) error {

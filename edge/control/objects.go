@@ -210,12 +210,8 @@ func (a *Admin) rollbackFilter(w http.ResponseWriter, r *http.Request) error {
 	if err := a.tenantScope(r, name); err != nil {
 		return err
 	}
-	body, err := readBody(w, r, MaxBodyBytes)
-	if err != nil {
-		return err
-	}
 	var doc rollbackBody
-	if err := decodeDoc(body, "rollback", &doc, true); err != nil {
+	if _, err := readDoc(w, r, "rollback", &doc, true); err != nil {
 		return err
 	}
 	var out Filter
@@ -361,12 +357,8 @@ func (a *Admin) putUpstream(w http.ResponseWriter, r *http.Request) error {
 	if err := checkObjectName("upstream", uname); err != nil {
 		return err
 	}
-	body, err := readBody(w, r, MaxBodyBytes)
-	if err != nil {
-		return err
-	}
 	var doc upstreamBody
-	if err := decodeDoc(body, "upstream", &doc, false); err != nil {
+	if _, err := readDoc(w, r, "upstream", &doc, false); err != nil {
 		return err
 	}
 	if doc.Name != "" && doc.Name != uname {
@@ -459,12 +451,9 @@ func (a *Admin) putRoutes(w http.ResponseWriter, r *http.Request) error {
 	if err := a.tenantScope(r, name); err != nil {
 		return err
 	}
-	body, err := readBody(w, r, MaxBodyBytes)
-	if err != nil {
-		return err
-	}
 	var doc routesBody
-	if err := decodeDoc(body, "routes", &doc, false); err != nil {
+	body, err := readDoc(w, r, "routes", &doc, false)
+	if err != nil {
 		return err
 	}
 	raws, err := asJSON(body, "routes")
@@ -504,12 +493,9 @@ func (a *Admin) putConfig(w http.ResponseWriter, r *http.Request) error {
 	if err := a.tenantScope(r, name); err != nil {
 		return err
 	}
-	body, err := readBody(w, r, MaxBodyBytes)
-	if err != nil {
-		return err
-	}
 	var doc tenantConfigBody
-	if err := decodeDoc(body, "config", &doc, false); err != nil {
+	body, err := readDoc(w, r, "config", &doc, false)
+	if err != nil {
 		return err
 	}
 	raws, err := asJSON(body, "routes")

@@ -65,12 +65,8 @@ func (a *Admin) putTenant(w http.ResponseWriter, r *http.Request) error {
 	if err := a.fileTenant(name); err != nil {
 		return err
 	}
-	body, err := readBody(w, r, MaxBodyBytes)
-	if err != nil {
-		return err
-	}
 	var doc tenantBody
-	if err := decodeDoc(body, "tenant", &doc, true); err != nil {
+	if _, err := readDoc(w, r, "tenant", &doc, true); err != nil {
 		return err
 	}
 	ts, rev, err := a.update(r.Context(), name, func(ts *tenantState) (*change, error) {
@@ -240,12 +236,8 @@ func (a *Admin) createToken(w http.ResponseWriter, r *http.Request) error {
 	if err := a.operatorOnly(r); err != nil {
 		return err
 	}
-	body, err := readBody(w, r, MaxBodyBytes)
-	if err != nil {
-		return err
-	}
 	var doc tokenBody
-	if err := decodeDoc(body, "token", &doc, true); err != nil {
+	if _, err := readDoc(w, r, "token", &doc, true); err != nil {
 		return err
 	}
 	secret := "wedge_" + randomHex(24)
