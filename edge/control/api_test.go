@@ -590,3 +590,40 @@ func TestTenantConfigUnchangedPoolKeepsItsRevision(t *testing.T) {
 		t.Errorf("unchanged pool a at %d, changed pool b at %d, write at %d", tc.Upstreams[0].Revision, tc.Upstreams[1].Revision, tc.Revision)
 	}
 }
+
+// TestIfMatchOnDomainsAndTokens: a conditional domain claim or token
+// revocation is as conditional as any other write.
+func TestIfMatchOnDomainsAndTokens(t *testing.T) {
+	f := newAPI(t, 0)
+	f.tenant("acme")
+	r := f.must(201, "PUT", "/v1/tenants/acme/domains/a.test", opToken, "")
+	claim := r.hdr.Get("ETag")
+	if claim == "" {
+		t.Fatal("a domain claim without an ETag")
+	}
+	f.must(200, "PUT", "/v1/tenants/acme/domains/a.test", opToken, "", "If-Match", claim)
+	before := f.rev()
+	r = f.must(409, "PUT", "/v1/tenants/acme/domains/a.test", opToken, "", "If-Match", `"999"`)
+	if !strings.Contains(r.body, `domain \"a.test\" changed since revision 999`) {
+		t.Errorf("stale If-Match on a claim: %s", r.body)
+	}
+	r = f.must(409, "PUT", "/v1/tenants/acme/domains/b.test", opToken, "", "If-Match", claim)
+	if !strings.Contains(r.body, `domain \"b.test\" does not exist`) {
+		t.Errorf("If-Match on a domain not the tenant's: %s", r.body)
+	}
+	if f.rev() != before {
+		t.Fatal("a refused conditional claim changed the store")
+	}
+
+	var tok Token
+	r = f.must(201, "POST", "/v1/tenants/acme/tokens", opToken, "")
+	r.json(t, &tok)
+	made := r.hdr.Get("ETag")
+	r = f.must(409, "DELETE", "/v1/tenants/acme/tokens/"+tok.ID, opToken, "", "If-Match", `"1"`)
+	if !strings.Contains(r.body, "changed since revision 1") || f.rev() != before+1 {
+		t.Errorf("stale If-Match on a revocation: %s", r.body)
+	}
+	f.must(200, "GET", "/v1/tenants/acme", tok.Token, "")
+	f.must(204, "DELETE", "/v1/tenants/acme/tokens/"+tok.ID, opToken, "", "If-Match", made)
+	f.must(401, "GET", "/v1/tenants/acme", tok.Token, "")
+}

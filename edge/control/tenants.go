@@ -170,6 +170,12 @@ func (a *Admin) addDomain(w http.ResponseWriter, r *http.Request) error {
 	}
 	existed := false
 	ts, rev, err := a.updateExisting(r.Context(), name, func(ts *tenantState) (*change, error) {
+		// If-Match names the revision of the tenant's claim on d: a
+		// conditional PUT of a domain not (or no longer) the tenant's is
+		// a conflict, not a fresh claim.
+		if err := checkMatch(r, fmt.Sprintf("domain %q", d), ts.domains[d]); err != nil {
+			return nil, err
+		}
 		if _, ok := ts.domains[d]; ok {
 			existed = true
 			return nil, nil
@@ -292,6 +298,9 @@ func (a *Admin) revokeToken(w http.ResponseWriter, r *http.Request) error {
 		tok, ok := ts.tokens[id]
 		if !ok {
 			return nil, errorf(http.StatusNotFound, "tenant %q has no token %q", name, id)
+		}
+		if err := checkMatch(r, fmt.Sprintf("token %q", id), tok.rev); err != nil {
+			return nil, err
 		}
 		return &change{ops: []store.Op{
 			{Key: tenantTokenKey(name, id), Delete: true},
