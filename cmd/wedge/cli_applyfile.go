@@ -153,6 +153,9 @@ func parseApplyFile(file string, data []byte, dir string) (*applyPlan, error) {
 	}
 	plan := &applyPlan{file: file, root: &root}
 	tenants := map[string]int{}
+	// domains: each domain of the file, as the node compares them, and
+	// where it was first listed; a domain has one owner.
+	domains := map[string]string{}
 	for i, t := range f.Tenants {
 		at := fmt.Sprintf("tenants[%d]", i)
 		tn := nodeAt(&root, "tenants", i)
@@ -169,6 +172,16 @@ func parseApplyFile(file string, data []byte, dir string) (*applyPlan, error) {
 			},
 			domains: t.Domains,
 			config:  client.TenantConfig{Upstreams: []client.Upstream{}, Routes: []client.Route{}},
+		}
+
+		for j, d := range t.Domains {
+			dat := fmt.Sprintf("%s.domains[%d]", at, j)
+			key := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(d)), ".")
+			if prev, dup := domains[key]; dup {
+				fail(lineOf(nodeAt(tn, "domains", j)), dat, "domain %q is also %s (a domain belongs to one tenant)", d, prev)
+				continue
+			}
+			domains[key] = dat
 		}
 
 		filters := map[string]int{}

@@ -395,3 +395,29 @@ func TestParseApplyFileExample(t *testing.T) {
 		t.Errorf("plan %+v", plan.tenants)
 	}
 }
+
+// TestParseApplyFileDomainOwners: a domain has one owner, so a file that
+// lists one twice (in any case, with or without the root dot) is refused
+// before anything is sent.
+func TestParseApplyFileDomainOwners(t *testing.T) {
+	file := `tenants:
+  - name: acme
+    domains: [app.test, www.app.test]
+  - name: globex
+    domains: [globex.test, App.Test.]
+  - name: initech
+    domains: [www.app.test]
+`
+	_, err := parseApplyFile("owners.yaml", []byte(file), t.TempDir())
+	for _, want := range []string{
+		`tenants[1].domains[1]: domain "App.Test." is also tenants[0].domains[0] (a domain belongs to one tenant) (line 5)`,
+		`tenants[2].domains[0]: domain "www.app.test" is also tenants[0].domains[1]`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not contain %q:\n%v", want, err)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "globex.test") {
+		t.Errorf("a domain listed once was reported:\n%v", err)
+	}
+}
