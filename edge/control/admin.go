@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/wedgeproxy/wedge/edge/cache"
 	"github.com/wedgeproxy/wedge/edge/config"
@@ -198,7 +199,7 @@ func (a *Admin) purge(w http.ResponseWriter, r *http.Request) error {
 	if set != 1 {
 		return errorf(http.StatusBadRequest, "give exactly one of url, host and tag")
 	}
-	var n int
+	d := purgeDoc{Tenant: name, At: time.Now().UTC()}
 	switch {
 	case req.URL != "":
 		u, err := url.Parse(req.URL)
@@ -208,7 +209,7 @@ func (a *Admin) purge(w http.ResponseWriter, r *http.Request) error {
 		if !t.owns(u.Hostname()) {
 			return errorf(http.StatusForbidden, "url: host %q is not one of tenant %q's domains", u.Hostname(), name)
 		}
-		n = a.cache.PurgeURL(name, u.Scheme, u.Host, u.RequestURI())
+		d.Scheme, d.Host, d.URI = u.Scheme, u.Host, u.RequestURI()
 	case req.Host != "":
 		h := req.Host
 		if i := strings.LastIndexByte(h, ':'); i > 0 && !strings.Contains(h[i:], "]") {
@@ -217,11 +218,26 @@ func (a *Admin) purge(w http.ResponseWriter, r *http.Request) error {
 		if !t.owns(h) {
 			return errorf(http.StatusForbidden, "host: %q is not one of tenant %q's domains", req.Host, name)
 		}
-		n = a.cache.PurgeHost(name, req.Host)
+		d.Host = req.Host
 	default:
-		n = a.cache.PurgeTag(name, req.Tag)
+		d.Tag = req.Tag
 	}
-	return writeJSON(w, http.StatusOK, map[string]int{"purged": n}, 0, 0)
+	// The store first: a purge the fleet cannot get is refused whole,
+	// rather than done on this node only.
+	fleet := a.api != nil
+	var rev int64
+	if fleet {
+		d.Node = a.api.Status().Node
+		var err error
+		if rev, err = a.publishPurge(r.Context(), d); err != nil {
+			return err
+		}
+	}
+	out := struct {
+		Purged int  `json:"purged"`
+		Fleet  bool `json:"fleet"`
+	}{d.apply(a.cache), fleet}
+	return writeJSON(w, http.StatusOK, out, 0, rev)
 }
 
 // owns reports whether host is one of the tenant's domains (exact or under

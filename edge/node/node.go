@@ -235,7 +235,13 @@ func (n *Node) Serve() error {
 	n.mu.Unlock()
 	go func() {
 		defer close(n.done)
+		// Purges accepted by any node of the fleet reach this node's
+		// cache, admin listener or not.
+		purges := &control.PurgeFollower{Store: n.store, Cache: n.cache, Logger: n.log}
+		var wg sync.WaitGroup
+		wg.Go(func() { purges.Run(ctx) })
 		n.reloader.Run(ctx)
+		wg.Wait()
 	}()
 	errs := make(chan error, len(n.servers))
 	for i, s := range n.servers {
