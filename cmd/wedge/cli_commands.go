@@ -113,7 +113,7 @@ filters in "module".`},
 			}
 			return nil
 		},
-		summary: "purge the tenant's cache entries on the node asked"},
+		summary: "purge the tenant's cache entries on every node (through the store)"},
 
 	{name: "status", run: status,
 		summary: "the revision the node serves, its store; with the operator's token, every node"},

