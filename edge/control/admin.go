@@ -41,6 +41,7 @@ type Admin struct {
 	api      *TenantAPI // nil: no tenant layer
 	log      *slog.Logger
 	patterns []string // registered with handle, for the OpenAPI check
+	gc       collector
 }
 
 // tenantView is the node file's tenants as of the last SetTenants.

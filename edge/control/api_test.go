@@ -34,11 +34,22 @@ var testCacheDir = filepath.Join(os.TempDir(), "wedge-test-wasm-cache")
 
 func newAPI(t testing.TB, maxUpload int64) *apiFixture {
 	t.Helper()
-	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "store.db"))
+	return newAPIWith(t, maxUpload, nil)
+}
+
+// newAPIWith is newAPI with the API's store wrapped by wrap (for fault
+// injection), unless wrap is nil.
+func newAPIWith(t testing.TB, maxUpload int64, wrap func(store.Store) store.Store) *apiFixture {
+	t.Helper()
+	bolt, err := store.OpenBolt(filepath.Join(t.TempDir(), "store.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
+	t.Cleanup(func() { bolt.Close() })
+	var st store.Store = bolt
+	if wrap != nil {
+		st = wrap(bolt)
+	}
 	e, err := runtime.NewEngine(context.Background(), runtime.Config{CacheDir: testCacheDir})
 	if err != nil {
 		t.Fatal(err)

@@ -150,6 +150,7 @@ func (a *Admin) putFilter(w http.ResponseWriter, r *http.Request) error {
 	sum := sha256.Sum256(bin)
 	sha := hex.EncodeToString(sum[:])
 	var out Filter
+	dropped := false // a version fell off the history: its module may be unused
 	_, rev, err := a.updateExisting(r.Context(), name, func(ts *tenantState) (*change, error) {
 		cur := ts.filters[fname]
 		if err := checkMatch(r, fmt.Sprintf("filter %q", fname), cur.rev); err != nil {
@@ -182,14 +183,24 @@ func (a *Admin) putFilter(w http.ResponseWriter, r *http.Request) error {
 		if _, err := store.PutModule(r.Context(), a.api.Store, bin); err != nil {
 			return nil, err
 		}
+		mrev, err := store.ModuleRev(r.Context(), a.api.Store, sha)
+		if err != nil {
+			return nil, err
+		}
+		dropped = len(doc.Versions) < len(cur.doc.Versions)+1
 		out = filterAPI(doc, 0)
+		// See gc.go: the module must still be stored when the record
+		// naming it commits, and a collection running meanwhile stops.
 		return &change{
-			cmps: []store.Cmp{{Key: filterKey(name, fname), ModRev: cur.rev}},
-			ops:  []store.Op{{Key: filterKey(name, fname), Value: jsonOf(doc)}},
+			cmps: []store.Cmp{{Key: filterKey(name, fname), ModRev: cur.rev}, store.ModulePresent(sha, mrev)},
+			ops:  []store.Op{{Key: filterKey(name, fname), Value: jsonOf(doc)}, {Key: modRefsKey, Value: []byte("{}")}},
 		}, nil
 	})
 	if err != nil {
 		return err
+	}
+	if dropped {
+		a.collectSoon()
 	}
 	if rev == 0 {
 		return writeJSON(w, http.StatusOK, out, out.Revision, 0)
@@ -299,6 +310,9 @@ func (a *Admin) deleteObject(w http.ResponseWriter, r *http.Request, what string
 	})
 	if err != nil {
 		return err
+	}
+	if what == "filter" {
+		a.collectSoon()
 	}
 	return noContent(w, wrote)
 }

@@ -131,6 +131,7 @@ func (a *Admin) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.collectSoon()
 	return noContent(w, rev)
 }
 

@@ -152,9 +152,47 @@ func GetModule(ctx context.Context, s Store, sha string, maxBytes int64) ([]byte
 	return data, nil
 }
 
+// ModuleRev is the revision that completed the module (its meta's
+// ModRev), or 0 when it is not stored. A Txn that makes the module used
+// compares it with ModulePresent, so a module deleted meanwhile fails it.
+func ModuleRev(ctx context.Context, s Store, sha string) (int64, error) {
+	sha, err := checkSHA(sha)
+	if err != nil {
+		return 0, err
+	}
+	kv, err := s.Get(ctx, moduleKey(sha))
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return 0, nil
+	case err != nil:
+		return 0, moduleErr(sha, err)
+	}
+	return kv.ModRev, nil
+}
+
+// ModulePresent is the Cmp that holds while the module completed at rev
+// is stored.
+func ModulePresent(sha string, rev int64) Cmp { return Cmp{Key: moduleKey(sha), ModRev: rev} }
+
+// ListModules returns the SHA-256 of every complete module stored.
+func ListModules(ctx context.Context, s Store) ([]string, error) {
+	kvs, _, err := s.List(ctx, modulesPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("store: list modules: %w", err)
+	}
+	var out []string
+	for _, kv := range kvs {
+		if sha := strings.TrimPrefix(kv.Key, modulesPrefix); !strings.Contains(sha, "/") {
+			out = append(out, sha)
+		}
+	}
+	return out, nil
+}
+
 // DeleteModule removes the module: its meta, then (in the same Txn) its
-// chunks. It fails with ErrNotFound when the module is not stored.
-func DeleteModule(ctx context.Context, s Store, sha string) error {
+// chunks, if every one of cmps holds too. It fails with ErrNotFound when
+// the module is not stored, and with ErrConflict when one of cmps fails.
+func DeleteModule(ctx context.Context, s Store, sha string, cmps ...Cmp) error {
 	sha, err := checkSHA(sha)
 	if err != nil {
 		return err
@@ -166,10 +204,13 @@ func DeleteModule(ctx context.Context, s Store, sha string) error {
 	if err != nil {
 		return moduleErr(sha, err)
 	}
-	_, err = s.Txn(ctx, []Cmp{{Key: kv.Key, ModRev: kv.ModRev}},
+	_, err = s.Txn(ctx, append([]Cmp{{Key: kv.Key, ModRev: kv.ModRev}}, cmps...),
 		[]Op{{Key: kv.Key, Delete: true}, {Key: chunksPrefix(sha), DeletePrefix: true}})
 	if errors.Is(err, ErrConflict) {
-		return fmt.Errorf("%w: module %s (deleted meanwhile)", ErrNotFound, sha)
+		if ok, herr := HasModule(ctx, s, sha); herr == nil && !ok {
+			return fmt.Errorf("%w: module %s (deleted meanwhile)", ErrNotFound, sha)
+		}
+		return moduleErr(sha, err)
 	}
 	if err != nil {
 		return moduleErr(sha, err)

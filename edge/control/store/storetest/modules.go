@@ -203,8 +203,21 @@ func testModuleDelete(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := store.DeleteModule(ctx, s, sha); err != nil {
+	// A delete whose extra condition fails deletes nothing.
+	if err := store.DeleteModule(ctx, s, sha, store.Cmp{Key: "guard", ModRev: 7}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("DeleteModule with a failing Cmp: %v, want ErrConflict", err)
+	}
+	if rev, err := store.ModuleRev(ctx, s, sha); err != nil || rev == 0 {
+		t.Fatalf("after a refused delete: ModuleRev %d, %v", rev, err)
+	}
+	if shas, err := store.ListModules(ctx, s); err != nil || len(shas) != 2 {
+		t.Fatalf("ListModules %v, %v; want both modules", shas, err)
+	}
+	if err := store.DeleteModule(ctx, s, sha, store.Cmp{Key: "guard"}); err != nil {
 		t.Fatal(err)
+	}
+	if rev, err := store.ModuleRev(ctx, s, sha); err != nil || rev != 0 {
+		t.Errorf("after DeleteModule: ModuleRev %d, %v; want 0", rev, err)
 	}
 	if _, err := store.GetModule(ctx, s, sha, 0); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetModule after DeleteModule: %v, want ErrNotFound", err)
