@@ -281,6 +281,9 @@ func status(x *runner) error {
 	if !s.StoreOK {
 		storeState = "UNAVAILABLE"
 	}
+	if s.FromCache {
+		storeState += "; serving the tenant layer cached on disk"
+	}
 	tw := [][]string{
 		{"node", s.Node},
 		{"ready", fmt.Sprint(s.Ready)},

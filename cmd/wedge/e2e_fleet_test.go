@@ -32,6 +32,12 @@ type fleetNode struct {
 // prefix.
 func startFleetNode(t *testing.T, name string, endpoints []string, prefix string) *fleetNode {
 	t.Helper()
+	return startFleetNodeIn(t, name, endpoints, prefix, t.TempDir())
+}
+
+// startFleetNodeIn is startFleetNode with the data directory dataDir.
+func startFleetNodeIn(t *testing.T, name string, endpoints []string, prefix, dataDir string) *fleetNode {
+	t.Helper()
 	sum := sha256.Sum256([]byte(fleetOperator))
 	eps, _ := json.Marshal(endpoints)
 	cfg := fmt.Sprintf(`node_name: %s
@@ -46,7 +52,7 @@ store:
   endpoints: %s
   prefix: %s
   dial_timeout: 2s
-`, name, hex.EncodeToString(sum[:]), t.TempDir(), eps, prefix)
+`, name, hex.EncodeToString(sum[:]), dataDir, eps, prefix)
 	n := startWedge(t, cfg, "http")
 	l := n.waitMsg(0, "admin listening")
 	return &fleetNode{wedgeNode: n, admin: "http://" + l.str("addr")}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -31,6 +32,10 @@ type Reloader struct {
 	Apply func(ctx context.Context, tenants []config.Tenant, rev int64) error
 	// Logger receives what happens.
 	Logger *slog.Logger
+	// Cache, if set, is a file where the last tenant layer applied whole
+	// is kept: a node started while its store is unreachable applies it
+	// and serves it until the store answers.
+	Cache string
 
 	mu    sync.Mutex
 	st    Status
@@ -57,6 +62,9 @@ const (
 	settle = 5 * time.Millisecond
 	// maxBackoff bounds the wait between reads of an unreachable store.
 	maxBackoff = 5 * time.Second
+	// firstListTimeout bounds the first read when a cached layer could
+	// be served instead.
+	firstListTimeout = 3 * time.Second
 )
 
 func (r *Reloader) init() {
@@ -102,8 +110,13 @@ func (r *Reloader) Run(ctx context.Context) {
 	r.init()
 	backoff := 100 * time.Millisecond
 	var applied int64 = -1
+	triedCache := r.Cache == ""
 	for ctx.Err() == nil {
-		lctx, cancel := context.WithTimeout(ctx, listTimeout)
+		timeout := listTimeout
+		if !triedCache {
+			timeout = firstListTimeout // a cached layer is waiting
+		}
+		lctx, cancel := context.WithTimeout(ctx, timeout)
 		kvs, rev, err := r.Store.List(lctx, tenantsPrefix)
 		cancel()
 		if err != nil {
@@ -111,12 +124,23 @@ func (r *Reloader) Run(ctx context.Context) {
 				return
 			}
 			r.setStore(false, fmt.Errorf("control: read the tenant layer: %w", err))
+			if !triedCache {
+				triedCache = true
+				if rev, ok := r.fromCache(ctx); ok {
+					applied = rev
+				}
+			}
 			sleep(ctx, backoff)
 			backoff = min(backoff*2, maxBackoff)
 			continue
 		}
 		backoff = 100 * time.Millisecond
 		r.setStore(true, nil)
+		if rev == applied {
+			r.mu.Lock()
+			r.st.FromCache = false // the store says the cached layer is current
+			r.mu.Unlock()
+		}
 		failed := false
 		if rev != applied {
 			if err := r.load(ctx, kvs, rev); err != nil {
@@ -190,6 +214,31 @@ func (r *Reloader) wait(ctx context.Context, rev int64, failed bool) {
 	}
 }
 
+// fromCache applies the tenant layer cached on disk, for a node started
+// while its store is unreachable, and returns its revision.
+func (r *Reloader) fromCache(ctx context.Context) (int64, bool) {
+	kvs, c, err := loadLayer(r.Cache)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, false
+	}
+	if err == nil {
+		var tenants []config.Tenant
+		if tenants, err = Tenants(kvs); err == nil {
+			err = r.Apply(ctx, tenants, c.Revision)
+		}
+	}
+	if err != nil {
+		r.Logger.Error("the tenant layer cached on disk was not applied", "err", err)
+		return 0, false
+	}
+	r.mu.Lock()
+	r.st.Revision, r.st.AppliedAt, r.st.FromCache = c.Revision, c.SavedAt, true
+	r.mu.Unlock()
+	r.markReady()
+	r.Logger.Warn("store unreachable at start: serving the tenant layer cached on disk until it answers", "revision", c.Revision, "saved_at", c.SavedAt)
+	return c.Revision, true
+}
+
 // markReady records that a snapshot of the store's tenant layer is
 // active, and closes Ready the first time.
 func (r *Reloader) markReady() {
@@ -226,9 +275,14 @@ func (r *Reloader) load(ctx context.Context, kvs []store.KV, rev int64) error {
 	}
 	now := time.Now().UTC()
 	r.mu.Lock()
-	r.st.Revision, r.st.AppliedAt, r.st.LastError = rev, now, ""
+	r.st.Revision, r.st.AppliedAt, r.st.LastError, r.st.FromCache = rev, now, "", false
 	r.mu.Unlock()
 	r.markReady()
+	if r.Cache != "" {
+		if err := saveLayer(r.Cache, kvs, rev, now); err != nil {
+			r.Logger.Warn("the tenant layer was applied but not cached on disk", "err", err)
+		}
+	}
 	r.Logger.Info("tenant layer applied", "revision", rev, "tenants", len(tenants))
 	if r.Node != "" {
 		nctx, cancel := context.WithTimeout(ctx, 2*time.Second)

@@ -123,6 +123,9 @@ type Status struct {
 	StoreOK   bool      `json:"store_ok"`
 	LastError string    `json:"last_error,omitempty"`
 	AppliedAt time.Time `json:"applied_at,omitzero"`
+	// FromCache: the node serves the tenant layer it cached on disk,
+	// its store having been unreachable since it started.
+	FromCache bool `json:"from_cache,omitempty"`
 }
 
 // NodeStatus is the revision a node serves, as it recorded it.

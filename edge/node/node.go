@@ -106,6 +106,11 @@ func New(cfg *config.Config, log *slog.Logger, adminToken string) (*Node, error)
 		storeType = config.StoreEmbedded
 	}
 	n.reloader = &control.Reloader{Store: n.store, StoreType: storeType, Node: name, Apply: n.applyStore, Logger: log}
+	if storeType == config.StoreEtcd {
+		// A node started while etcd is unreachable serves the last
+		// tenant layer it applied (the embedded store is on disk already).
+		n.reloader.Cache = filepath.Join(dataDir, "tenants.cache")
+	}
 	domains := allDomains(cfg)
 	for _, lc := range cfg.Listeners {
 		var certs *listen.Certs

@@ -284,6 +284,9 @@ type Status struct {
 	LastError string `json:"last_error,omitempty"`
 	// AppliedAt is when the node started serving Revision.
 	AppliedAt time.Time `json:"applied_at,omitzero"`
+	// FromCache is true while the node serves the tenant layer it cached
+	// on disk, its store unreachable since it started.
+	FromCache bool `json:"from_cache,omitempty"`
 }
 
 // NodeStatus is the revision one node serves, as it recorded it in the
