@@ -14,9 +14,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -47,7 +44,6 @@ const (
 	soakTail       = 3 * time.Second        // load after the last change
 	soakPollEvery  = time.Millisecond       // how often a node is asked whether it serves a change
 	soakServeGuard = 20 * time.Second       // a change not served by then fails the run
-	soakOperator   = "soak-operator-token"
 	soakHost       = "app.soak.test"
 	soakPath       = "/soak"
 )
@@ -78,27 +74,11 @@ type soakNode struct {
 
 func startSoakNode(t *testing.T, name string, endpoints []string) *soakNode {
 	t.Helper()
-	sum := sha256.Sum256([]byte(soakOperator))
-	eps, _ := json.Marshal(endpoints)
-	cfg := fmt.Sprintf(`node_name: %s
-listeners:
-  - name: http
-    address: 127.0.0.1:0
-admin: 127.0.0.1:0
-admin_token_sha256: %s
-data_dir: %s
-store:
-  type: etcd
-  endpoints: %s
-  prefix: /wedge-soak/
-  dial_timeout: 2s
-`, name, hex.EncodeToString(sum[:]), t.TempDir(), eps)
-	n := startWedge(t, cfg, "http")
-	l := n.waitMsg(0, "admin listening")
+	n := startFleetNode(t, name, endpoints, "/wedge-soak/")
 	return &soakNode{
 		name:  name,
-		node:  n,
-		admin: "http://" + l.str("addr"),
+		node:  n.wedgeNode,
+		admin: n.admin,
 		data:  "http://" + n.addr("http"),
 		poll:  &http.Client{Timeout: 5 * time.Second},
 	}
@@ -321,7 +301,7 @@ func TestSoak(t *testing.T) {
 	nodes := []*soakNode{a, b}
 
 	ctx := context.Background()
-	op, err := client.New(a.admin, soakOperator)
+	op, err := client.New(a.admin, fleetOperator)
 	if err != nil {
 		t.Fatal(err)
 	}
