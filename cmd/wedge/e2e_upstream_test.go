@@ -21,7 +21,9 @@ import (
 )
 
 // TestE2EUpstreamFailures: the edge answers 502 and 504 with a body that
-// names the pool and the cause.
+// names the cause and a request ID, and never the pool, the endpoint or
+// the raw error (issue 16 item 5): those are in the node's log line under
+// the same request ID.
 func TestE2EUpstreamFailures(t *testing.T) {
 	t.Parallel()
 	origin := startOrigin(t, map[string]http.Handler{
@@ -61,9 +63,9 @@ tenants:
 		status    int
 		body      []string // each must be in the body
 	}{
-		{"upstream down", "http://down.test/x", 502, []string{`upstream "dead"`, "connect", "refused"}},
-		{"no response headers", "http://hdr.test/slow?ms=3000", 504, []string{`upstream "origin"`, "no response headers", "300ms"}},
-		{"request timeout", "http://req.test/slow?ms=3000", 504, []string{`upstream "origin"`, "request timeout", "300ms"}},
+		{"upstream down", "http://down.test/x", 502, []string{"connecting to the upstream failed", "refused"}},
+		{"no response headers", "http://hdr.test/slow?ms=3000", 504, []string{"no response headers", "300ms"}},
+		{"request timeout", "http://req.test/slow?ms=3000", 504, []string{"request timeout", "300ms"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -78,6 +80,22 @@ tenants:
 			}
 			if !strings.HasPrefix(body, "wedge: ") {
 				t.Errorf("body %q does not say it comes from the edge", body)
+			}
+			for _, internal := range []string{`"dead"`, `"origin"`, "127.0.0.1", "dial", "tcp"} {
+				if strings.Contains(body, internal) {
+					t.Errorf("body %q shows the client %q", body, internal)
+				}
+			}
+			id := resp.Header.Get("X-Request-Id")
+			if len(id) != 16 || !strings.Contains(body, "(request "+id+")") {
+				t.Fatalf("request ID %q is not in the body %q", id, body)
+			}
+			l, err := n.waitLog(0, hangGuard, func(l logLine) bool { return l.str("request_id") == id })
+			if err != nil {
+				t.Fatalf("no log line with request_id %s: %v", id, err)
+			}
+			if l.str("pool") == "" || !strings.HasPrefix(l.str("endpoint"), "127.0.0.1:") || l.str("error") == "" {
+				t.Errorf("the log line lacks the pool, endpoint or error: %s", l.raw)
 			}
 		})
 	}

@@ -2,7 +2,10 @@ package cache
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -169,6 +172,9 @@ func (h *handler) refresh(k *reqKey, r *http.Request, e *entry) {
 	kk := *k
 	out := r.Clone(context.WithoutCancel(r.Context()))
 	out.Method = http.MethodGet // a HEAD hit refreshes the GET entry
+	// The clone shares the request's body, which belongs to the request
+	// and is gone once it ends: a refresh sends none.
+	out.Body, out.ContentLength = nil, 0
 	for _, f := range conditionalFields {
 		delete(out.Header, f)
 	}
@@ -179,8 +185,10 @@ func (h *handler) refresh(k *reqKey, r *http.Request, e *entry) {
 		defer func() {
 			// The upstream handler aborts a broken body by panicking
 			// with http.ErrAbortHandler; here no server catches it.
+			// Any other panic is a Wedge bug: it costs this refresh, never
+			// the process.
 			if p := recover(); p != nil && p != http.ErrAbortHandler {
-				panic(p)
+				slog.Error("cache: panic in a background refresh: a Wedge bug", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			}
 		}()
 		rcc := directives{maxAge: -1, sMaxAge: -1, maxStale: -1, minFresh: -1, swr: -1, sie: -1}

@@ -13,7 +13,7 @@ import (
 func (c *Cache) PurgeURL(tenant, scheme, host, pathAndQuery string) int {
 	path, query, _ := strings.Cut(pathAndQuery, "?")
 	scheme = strings.ToLower(scheme)
-	sorted := sortedQuery(query)
+	sorted := CanonicalQuery(query)
 	return c.purgeWhere(tenant, func(e *entry) bool {
 		k := &e.key
 		if k.scheme != scheme || k.path != path || !strings.EqualFold(k.host, host) {
@@ -36,8 +36,11 @@ func (c *Cache) removeURL(tenant, part, scheme, host, path, query string) int {
 	n := 0
 	for _, mode := range []byte{queryExact, querySorted, queryNone} {
 		k := reqKey{tenant: tenant, part: part, scheme: scheme, host: host, path: path, query: query, mode: mode}
-		if mode == queryNone {
+		switch mode {
+		case queryNone:
 			k.query = ""
+		case querySorted:
+			k.query = CanonicalQuery(query)
 		}
 		k.hash = c.primaryHash(&k)
 		n += c.removeKey(&k)

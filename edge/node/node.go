@@ -62,6 +62,7 @@ func New(cfg *config.Config, log *slog.Logger, adminToken string) (*Node, error)
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n := &Node{log: log, proxy: proxy.New(c), cache: c, cfg: cfg, listeners: cfg.Listeners}
+	n.proxy.UseLogger(log)
 	dataDir := cfg.DataDir
 	if dataDir == "" {
 		dataDir = config.DefaultDataDir

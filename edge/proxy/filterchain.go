@@ -59,7 +59,7 @@ func (f *filtered) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
 			if ref.failOpen {
 				continue
 			}
-			filterFailed(w, ref, err, false)
+			filterFailed(w, r, l, ref, err, false)
 			return
 		}
 		c.streams[c.n], c.refs[c.n] = st, ref
@@ -136,7 +136,7 @@ func (c *chain) failed(w http.ResponseWriter, i int, err error, started bool) bo
 		c.streams[i] = nil
 		return true
 	}
-	filterFailed(w, ref, err, started)
+	filterFailed(w, c.host.req.r, c.host.l, ref, err, started)
 	return false
 }
 
@@ -144,27 +144,29 @@ func (c *chain) failed(w http.ResponseWriter, i int, err error, started bool) bo
 func (c *chain) bodyFailed(w http.ResponseWriter, r *http.Request, err error) {
 	var fe *filterBodyError
 	if errors.As(err, &fe) {
-		filterFailed(w, fe.ref, fe.err, false)
+		filterFailed(w, r, c.host.l, fe.ref, fe.err, false)
 		return
 	}
-	writeError(w, http.StatusBadRequest, "reading the request body failed: %v", err)
+	c.host.l.fail(w, r, http.StatusBadRequest, "reading the request body failed", "error", err.Error())
 }
 
 // filterFailed answers for a failed filter. Body over the limit: 413 for
-// a request, 502 for a response; any other failure: 503 naming the filter.
-func filterFailed(w http.ResponseWriter, ref *filterRef, err error, response bool) {
+// a request, 502 for a response; any other failure: 503 naming the filter
+// and the kind of failure. The runtime's error goes to the node's log.
+func filterFailed(w http.ResponseWriter, r *http.Request, l *Listener, ref *filterRef, err error, response bool) {
 	kind := runtime.KindOf(err)
+	detail := []any{"filter", ref.name, "error", err.Error()}
 	switch {
 	case kind == runtime.BodyLimit && !response:
-		writeError(w, http.StatusRequestEntityTooLarge, "filter %q: the request body is larger than the %s", ref.name, "filter's body buffer limit")
+		l.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("filter %q: the request body is larger than the filter's body buffer limit", ref.name), detail...)
 	case kind == runtime.BodyLimit:
-		writeError(w, http.StatusBadGateway, "filter %q: the response body is larger than the %s", ref.name, "filter's body buffer limit")
+		l.fail(w, r, http.StatusBadGateway, fmt.Sprintf("filter %q: the response body is larger than the filter's body buffer limit", ref.name), detail...)
 	case kind == runtime.Reset:
 		panic(http.ErrAbortHandler)
 	case kind == 0:
-		writeError(w, http.StatusServiceUnavailable, "filter %q failed: %v", ref.name, err)
+		l.fail(w, r, http.StatusServiceUnavailable, fmt.Sprintf("filter %q failed", ref.name), detail...)
 	default:
-		writeError(w, http.StatusServiceUnavailable, "filter %q failed (%s)", ref.name, kind)
+		l.fail(w, r, http.StatusServiceUnavailable, fmt.Sprintf("filter %q failed (%s)", ref.name, kind), detail...)
 	}
 }
 
@@ -360,7 +362,7 @@ func (fw *filterWriter) WriteHeader(code int) {
 		// The rest of the request body is not read: the connection
 		// cannot carry another request.
 		fw.w.Header().Set("Connection", "close")
-		filterFailed(fw.w, fe.ref, fe.err, false)
+		filterFailed(fw.w, fw.r, c.host.l, fe.ref, fe.err, false)
 		return
 	}
 	if lr := c.bodyLocal.Load(); lr != nil {
@@ -392,7 +394,7 @@ func (fw *filterWriter) WriteHeader(code int) {
 				continue
 			}
 			fw.clearHeader()
-			filterFailed(fw.w, c.refs[i], err, true)
+			filterFailed(fw.w, fw.r, c.host.l, c.refs[i], err, true)
 			fw.dead, fw.committed = true, true
 			return
 		case res == runtime.Respond:
@@ -488,7 +490,7 @@ func (fw *filterWriter) push(data []byte, eos bool) ([]byte, error) {
 				panic(http.ErrAbortHandler)
 			}
 			fw.clearHeader()
-			filterFailed(fw.w, c.refs[i], err, true)
+			filterFailed(fw.w, fw.r, c.host.l, c.refs[i], err, true)
 			fw.dead, fw.committed = true, true
 			return nil, nil
 		case res == runtime.Respond:

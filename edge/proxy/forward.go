@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -48,7 +49,7 @@ func (f *forward) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
 	case f.query == queryDrop:
 		q = "" // the upstream answers what the cache will key on
 	case f.query == querySort:
-		q = cache.SortQuery(q)
+		q = cache.CanonicalQuery(q) // a scan when the cache already made it canonical
 	}
 	out.URL = &url.URL{Scheme: "http", Host: "upstream", Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: q}
 	out.RequestURI = ""
@@ -62,7 +63,7 @@ func (f *forward) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
 	} else {
 		tb := &trackedBody{ReadCloser: r.Body, rc: http.NewResponseController(w), idle: l.BodyIdle, want: r.ContentLength}
 		out.Body = tb
-		defer tb.abortUnread()
+		defer tb.finish()
 	}
 	resp, ep, err := f.pool.Forward(ctx, out, f.timeouts)
 	if err != nil {
@@ -70,13 +71,14 @@ func (f *forward) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
 			writeError(w, http.StatusRequestTimeout, "no byte of the request body arrived for %s", l.BodyIdle)
 			return
 		}
-		f.fail(w, r, ctx, ep, err)
+		f.fail(w, r, l, ctx, ep, err)
 		return
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		if out.Header["Upgrade"] == nil {
 			resp.Body.Close()
-			writeError(w, http.StatusBadGateway, "upstream %q (%s) switched protocols though the client did not ask to", f.pool.Name, ep)
+			l.fail(w, r, http.StatusBadGateway, "the upstream switched protocols though the client did not ask to",
+				"tenant", f.pool.Tenant, "pool", f.pool.Name, "endpoint", ep)
 			return
 		}
 		f.upgrade(w, r, resp, ep, l)
@@ -121,8 +123,9 @@ type trackedBody struct {
 
 	// The upload goroutine may still read after the handler returned (an
 	// early response); the response writer must not be touched then.
-	mu   sync.Mutex
-	done bool
+	mu      sync.Mutex
+	done    bool
+	aborted bool // AbortRead cut off an unfinished read
 }
 
 // deadline sets the connection's read deadline unless the exchange is
@@ -161,19 +164,44 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// abortUnread ends a read of the client's body that may still be blocked
-// in the goroutine streaming it upstream, once the exchange is over: a
-// client trickling a body it no longer needs to send must not hold the
-// handler or the connection. After it, the body never touches the
-// response writer again.
-func (b *trackedBody) abortUnread() {
+// AbortRead ends a read of the client's body that may be blocked in the
+// goroutine streaming it upstream: the upstream client calls it when the
+// exchange ended early (an answer before the whole body, a failure), then
+// waits for that goroutine. After it, the body never touches the response
+// writer again.
+func (b *trackedBody) AbortRead() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !b.eof.Load() {
+	if !b.eof.Load() && !b.done {
 		b.rc.SetReadDeadline(aLongTimeAgo)
+		b.aborted = true
 	}
 	b.done = true
 }
+
+// finish runs when the handler returns, after the upload has ended. A
+// read aborted on purpose must not leave its deadline behind: the server
+// discards what is left of the body (or closes the connection when too
+// much is), and a discard cut short by an old deadline would let it read
+// the rest of the body as the next request.
+func (b *trackedBody) finish() {
+	b.AbortRead()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.aborted {
+		var t time.Time
+		if b.idle > 0 {
+			t = time.Now().Add(b.idle)
+		}
+		b.rc.SetReadDeadline(t)
+	}
+}
+
+// Close does not close the client's body: the server does when the
+// handler returns, and decides then whether the connection can carry
+// another request. Closing it from the goroutine streaming it upstream
+// would race with that decision.
+func (b *trackedBody) Close() error { return nil }
 
 var aLongTimeAgo = time.Unix(1, 0)
 
@@ -227,32 +255,36 @@ func copyBody(w http.ResponseWriter, src io.Reader, flush bool, idle time.Durati
 }
 
 // fail answers a request whose upstream exchange failed before any
-// response header arrived: 504 for timeouts, 502 for everything else.
-func (f *forward) fail(w http.ResponseWriter, r *http.Request, ctx context.Context, ep string, err error) {
+// response header arrived: 504 for timeouts, 502 for everything else. The
+// client learns the kind of failure; the pool, the endpoint and the error
+// go to the node's log under the request ID.
+func (f *forward) fail(w http.ResponseWriter, r *http.Request, l *Listener, ctx context.Context, ep string, err error) {
+	detail := []any{"tenant", f.pool.Tenant, "pool", f.pool.Name, "endpoint", ep, "error", err.Error()}
 	if r.Context().Err() != nil {
 		// The client's connection failed; if anyone still listens, say so
 		// rather than let the server send an empty 200.
-		writeError(w, http.StatusBadRequest, "the client connection failed before upstream %q answered", f.pool.Name)
+		l.fail(w, r, http.StatusBadRequest, "the client connection failed before the upstream answered", detail...)
 		return
 	}
-	pool := f.pool.Name
 	var op *net.OpError
 	var ne net.Error
 	switch {
 	case ctx.Err() == context.DeadlineExceeded:
-		writeError(w, http.StatusGatewayTimeout, "upstream %q (%s) did not answer within the route's request timeout of %s", pool, ep, f.request)
+		l.fail(w, r, http.StatusGatewayTimeout, fmt.Sprintf("the upstream did not answer within the route's request timeout of %s", f.request), detail...)
 	case errors.Is(err, upstream.ErrUploadStalled):
-		writeError(w, http.StatusGatewayTimeout, "upstream %q (%s) stopped reading the request body for %s", pool, ep, f.timeouts.ResponseHeader)
+		l.fail(w, r, http.StatusGatewayTimeout, "the upstream stopped reading the request body", detail...)
 	case errors.As(err, &op) && op.Op == "dial" && op.Timeout():
-		writeError(w, http.StatusGatewayTimeout, "upstream %q (%s): connect timed out after %s", pool, ep, f.timeouts.Connect)
+		l.fail(w, r, http.StatusGatewayTimeout, "connecting to the upstream timed out", detail...)
 	case errors.As(err, &op) && op.Op == "dial":
-		writeError(w, http.StatusBadGateway, "upstream %q (%s): connect failed: %v", pool, ep, unwrapSyscall(op))
+		l.fail(w, r, http.StatusBadGateway, fmt.Sprintf("connecting to the upstream failed: %v", unwrapSyscall(op)), detail...)
 	case errors.As(err, &ne) && ne.Timeout():
-		writeError(w, http.StatusGatewayTimeout, "upstream %q (%s) sent no response headers within %s", pool, ep, f.timeouts.ResponseHeader)
+		l.fail(w, r, http.StatusGatewayTimeout, fmt.Sprintf("the upstream sent no response headers within %s", f.timeouts.ResponseHeader), detail...)
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		writeError(w, http.StatusBadGateway, "upstream %q (%s) closed the connection without a response", pool, ep)
+		l.fail(w, r, http.StatusBadGateway, "the upstream closed the connection without a response", detail...)
+	case errors.Is(err, upstream.ErrWriterPanic):
+		l.fail(w, r, http.StatusBadGateway, "the edge failed sending the request upstream", detail...)
 	default:
-		writeError(w, http.StatusBadGateway, "upstream %q (%s): %v", pool, ep, err)
+		l.fail(w, r, http.StatusBadGateway, "the upstream exchange failed", detail...)
 	}
 }
 

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/textproto"
@@ -171,6 +172,8 @@ type Listener struct {
 	// TunnelIdle closes an upgraded connection idle both ways for this
 	// long; 0 = never.
 	TunnelIdle time.Duration
+
+	log *slog.Logger // the server's, set by Handler
 }
 
 // trusts reports whether the client address remote ("ip:port") is a

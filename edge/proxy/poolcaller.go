@@ -31,7 +31,15 @@ type poolCaller struct {
 
 func (p *poolCaller) Allowed(name string) bool { return slices.Contains(p.allowed, name) }
 
-func (p *poolCaller) Call(ctx context.Context, name string, req *runtime.HTTPRequest) (*runtime.HTTPResponse, error) {
+func (p *poolCaller) Call(ctx context.Context, name string, req *runtime.HTTPRequest) (res *runtime.HTTPResponse, err error) {
+	// The runtime calls this on a goroutine of its own: a panic here (a
+	// Wedge bug) fails the call, never the process.
+	defer func() {
+		if r := recover(); r != nil {
+			recoverLog(p.srv.log, r)
+			res, err = nil, fmt.Errorf("proxy: http call to %q failed inside the edge", name)
+		}
+	}()
 	pool := p.srv.snap.Load().pools[poolKey{p.tenant, name}]
 	if pool == nil {
 		return nil, fmt.Errorf("proxy: pool %q is not defined", name)
@@ -39,7 +47,8 @@ func (p *poolCaller) Call(ctx context.Context, name string, req *runtime.HTTPReq
 	method, _ := req.Headers.Get(":method")
 	path, _ := req.Headers.Get(":path")
 	authority, _ := req.Headers.Get(":authority")
-	u, err := url.ParseRequestURI(path)
+	u, perr := url.ParseRequestURI(path)
+	err = perr
 	if err != nil {
 		return nil, fmt.Errorf("proxy: http call path: %w", err)
 	}
@@ -68,7 +77,7 @@ func (p *poolCaller) Call(ctx context.Context, name string, req *runtime.HTTPReq
 	if len(body) > maxCallResponse {
 		return nil, errors.New("proxy: http call response is larger than 1 MiB")
 	}
-	res := &runtime.HTTPResponse{Body: body}
+	res = &runtime.HTTPResponse{Body: body}
 	res.Headers = append(res.Headers, [2]string{":status", strconv.Itoa(resp.StatusCode)})
 	for k, vv := range resp.Header {
 		for _, v := range vv {

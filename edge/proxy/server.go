@@ -8,6 +8,7 @@ package proxy
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -33,6 +34,7 @@ type Server struct {
 	conns   hijacked
 	cache   *cache.Cache // nil: routes' cache settings are ignored
 	filters Filters
+	log     *slog.Logger // failures the edge answered, with their detail; nil: none
 	now     func() int64 // the request-rate clock, monotonic nanoseconds; tests replace it
 
 	// live counts, for each plugin, the live snapshots that use it: the
@@ -87,6 +89,15 @@ func New(c *cache.Cache) *Server {
 func (s *Server) UseFilters(f Filters) {
 	s.mu.Lock()
 	s.filters = f
+	s.mu.Unlock()
+}
+
+// UseLogger sets where the details of the requests the edge fails go
+// (the client sees only the status, a short cause and the request ID).
+// Call it before Handler.
+func (s *Server) UseLogger(log *slog.Logger) {
+	s.mu.Lock()
+	s.log = log
 	s.mu.Unlock()
 }
 
@@ -258,6 +269,9 @@ func (s *Server) CloseHijacked() int { return s.conns.closeAll() }
 
 // Handler returns the http.Handler for requests arriving on listener l.
 func (s *Server) Handler(l Listener) http.Handler {
+	s.mu.Lock()
+	l.log = s.log
+	s.mu.Unlock()
 	return &handler{s: s, l: l}
 }
 
@@ -267,6 +281,17 @@ type handler struct {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// A panic here is a Wedge bug: it is logged with its stack and costs
+	// this request only (its response is aborted, since part of it may
+	// already be on the wire).
+	defer func() {
+		if p := recover(); p != nil {
+			if p != http.ErrAbortHandler {
+				recoverLog(h.l.log, p)
+			}
+			panic(http.ErrAbortHandler)
+		}
+	}()
 	if r.Method == http.MethodConnect {
 		writeError(w, http.StatusMethodNotAllowed, "CONNECT is not supported")
 		return

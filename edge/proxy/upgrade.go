@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -20,18 +21,20 @@ func (f *forward) upgrade(w http.ResponseWriter, r *http.Request, resp *http.Res
 	back, ok := resp.Body.(*upstream.Upgraded)
 	if !ok {
 		resp.Body.Close()
-		writeError(w, http.StatusBadGateway, "upstream %q (%s) switched protocols on a connection that cannot be taken over", f.pool.Name, ep)
+		l.fail(w, r, http.StatusBadGateway, "the upstream switched protocols on a connection that cannot be taken over",
+			"tenant", f.pool.Tenant, "pool", f.pool.Name, "endpoint", ep)
 		return
 	}
 	defer back.Close()
 	want, got := r.Header.Get("Upgrade"), resp.Header.Get("Upgrade")
 	if !strings.EqualFold(want, got) {
-		writeError(w, http.StatusBadGateway, "upstream %q (%s) switched to protocol %q, the client asked for %q", f.pool.Name, ep, got, want)
+		l.fail(w, r, http.StatusBadGateway, fmt.Sprintf("the upstream switched to protocol %q, the client asked for %q", got, want),
+			"tenant", f.pool.Tenant, "pool", f.pool.Name, "endpoint", ep)
 		return
 	}
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		writeError(w, http.StatusBadGateway, "cannot switch protocols on this connection: %v", err)
+		l.fail(w, r, http.StatusBadGateway, "cannot switch protocols on this connection", "error", err.Error())
 		return
 	}
 	defer conn.Close()
@@ -53,8 +56,16 @@ func (f *forward) upgrade(w http.ResponseWriter, r *http.Request, resp *http.Res
 	t := &tunnel{idle: l.TunnelIdle}
 	t.touch()
 	done := make(chan struct{}, 2)
-	go func() { t.pipe(back, brw.Reader, conn.SetReadDeadline); done <- struct{}{} }()
-	go func() { t.pipe(conn, back, back.SetReadDeadline); done <- struct{}{} }()
+	go func() {
+		defer func() { done <- struct{}{} }()
+		defer recoverBug(l, "tunnel to the upstream")
+		t.pipe(back, brw.Reader, conn.SetReadDeadline)
+	}()
+	go func() {
+		defer func() { done <- struct{}{} }()
+		defer recoverBug(l, "tunnel to the client")
+		t.pipe(conn, back, back.SetReadDeadline)
+	}()
 	<-done
 	// One side finished: close both so the other copy ends too.
 	conn.Close()

@@ -149,9 +149,11 @@ var errSwitchWithBody = errors.New("upstream: switched protocols while a request
 
 func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request, t Timeouts) (*http.Response, error) {
 	stop := context.AfterFunc(ctx, func() { cn.nc.SetDeadline(aLongTimeAgo) })
+	var up *upload
 	fail := func(err error) (*http.Response, error) {
 		stop()
 		cn.nc.Close()
+		up.join()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -160,7 +162,6 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request, t Ti
 	// The response-header deadline starts once the request is written;
 	// hd guards it against a response that arrives before that.
 	hd := &headerDeadline{nc: cn.nc, d: t.ResponseHeader}
-	var wrote chan error
 	if req.Body == nil {
 		if err := writeRequest(cn.bw, req); err != nil {
 			return fail(err)
@@ -171,29 +172,11 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request, t Ti
 		hd.start()
 	} else {
 		// Stream the body while the response is read: an upstream may
-		// answer before it has read the whole body. The writer is never
-		// waited for on a failure path: it ends when its connection or
-		// its client body does.
-		wrote = make(chan error, 1)
-		cn.w.idle = t.ResponseHeader
-		go func() {
-			err := writeRequest(cn.bw, req)
-			if err == nil {
-				err = cn.bw.Flush()
-			}
-			cn.w.idle = 0
-			cn.nc.SetWriteDeadline(time.Time{})
-			if err == nil {
-				hd.start()
-			} else {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					err = fmt.Errorf("%w (%s without progress)", ErrUploadStalled, t.ResponseHeader)
-				}
-				hd.abort() // wake the reader: no answer is coming
-			}
-			wrote <- err
-		}()
+		// answer before it has read the whole body. The writer never
+		// outlives the exchange: whoever ends it first (a failure, or the
+		// response body's release) closes the connection, aborts the
+		// request body's read and waits for the writer to return.
+		up = startUpload(cn, req, t, hd)
 	}
 	cn.lr.n = MaxResponseHeaderBytes
 	var resp *http.Response
@@ -205,15 +188,9 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request, t Ti
 			resp, err = http.ReadResponse(cn.br, req)
 		}
 		if err != nil {
-			if wrote != nil {
-				// A failed upload explains a failed read better.
-				select {
-				case werr := <-wrote:
-					if werr != nil {
-						err = werr
-					}
-				default:
-				}
+			// A failed upload explains a failed read better.
+			if done, werr := up.poll(); done && werr != nil {
+				err = werr
 			}
 			return fail(err)
 		}
@@ -227,7 +204,7 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request, t Ti
 	cn.lr.n = -1
 	hd.stop()
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		if wrote != nil {
+		if up != nil {
 			return fail(errSwitchWithBody)
 		}
 		stop()
@@ -235,7 +212,7 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request, t Ti
 		return resp, nil
 	}
 	cn.suspect = req.Method == "HEAD" || resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified
-	resp.Body = &body{rc: resp.Body, cn: cn, c: c, stop: stop, wrote: wrote, keep: !resp.Close && !req.Close}
+	resp.Body = &body{rc: resp.Body, cn: cn, c: c, stop: stop, up: up, keep: !resp.Close && !req.Close}
 	return resp, nil
 }
 
@@ -352,13 +329,13 @@ func (c *Client) Close() {
 
 // body is a response body; read to EOF, it gives its connection back.
 type body struct {
-	rc    io.ReadCloser
-	cn    *conn
-	c     *Client
-	stop  func() bool
-	wrote chan error // nil when the request had no body
-	keep  bool
-	done  bool
+	rc   io.ReadCloser
+	cn   *conn
+	c    *Client
+	stop func() bool
+	up   *upload // nil when the request had no body
+	keep bool
+	done bool
 }
 
 func (b *body) Read(p []byte) (int, error) {
@@ -388,17 +365,14 @@ func (b *body) release(reusable bool) {
 	if !b.stop() {
 		reusable = false
 	}
-	if b.wrote != nil {
-		// The response is complete; if the request body is still being
-		// sent (an early answer), do not wait for it: the connection is
-		// not reusable, and closing it ends the writer.
-		select {
-		case err := <-b.wrote:
-			if err != nil {
-				reusable = false
-			}
-		default:
+	if b.up != nil {
+		// The response is complete. A request body still being sent (an
+		// early answer) makes the connection unusable: closing it, and
+		// aborting the body's read, ends the writer, which is waited for.
+		if done, err := b.up.poll(); !done || err != nil {
 			reusable = false
+			b.cn.nc.Close()
+			b.up.join()
 		}
 	}
 	if reusable && b.keep {
