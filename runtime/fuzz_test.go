@@ -38,6 +38,11 @@ func FuzzHostCalls(f *testing.F) {
 	for _, sd := range fuzzSeeds() {
 		f.Add(sd.call.body())
 	}
+	for _, c := range limitCalls() { // calls past the host's limits
+		if b := c.call.body(); len(b) <= 64<<10 {
+			f.Add(b)
+		}
+	}
 	// One engine per fuzzing process, replaced every fuzzEngineRuns calls
 	// so what calls leave behind (shared data, queues, metrics) stays
 	// small.
@@ -668,7 +673,7 @@ func TestSharedQueueBytesBounded(t *testing.T) {
 		t.Fatalf("register: %q %v", r.status, r.err)
 	}
 	queued := 0
-	for ; queued <= queueMaxItems; queued++ {
+	for ; queued <= defaultQueueItems; queued++ {
 		r := fh.run(t, fuzzCall{fn: enqueue, args: []uint64{1, 0, item}}.body())
 		if r.status == strconv.Itoa(int(statusInternalFailure)) {
 			break
@@ -677,7 +682,7 @@ func TestSharedQueueBytesBounded(t *testing.T) {
 			t.Fatalf("enqueue %d: %q %v", queued, r.status, r.err)
 		}
 	}
-	if max := sharedMaxBytes / item; queued != max {
+	if max := sharedMaxBytes / (item + queueItemOverhead); queued != max {
 		t.Fatalf("%d items of %d bytes queued, want the budget's %d", queued, item, max)
 	}
 	// Taking one out frees its room.

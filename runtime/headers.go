@@ -11,6 +11,12 @@ import (
 // (":method", ":path", ":authority", ":scheme", ":status") are part of the
 // map. The edge implements it over its own request and response so a filter
 // edits them in place, with no copy.
+//
+// A HeaderMap may also have a Len() int method (its pair count) and a
+// Size() (bytes, pairs int) method (its names plus values, in bytes, and
+// its pair count), as Pairs does: the runtime then uses them instead of a
+// Range, to count the pairs for a callback and to check a filter's
+// changes against Limits.HeaderBytes and Limits.HeaderPairs.
 type HeaderMap interface {
 	// Get returns the first value of key.
 	Get(key string) (string, bool)
@@ -32,6 +38,15 @@ type Pairs [][2]string
 // Len returns the number of pairs; a HeaderMap may implement it to spare
 // the runtime a Range to count them.
 func (p *Pairs) Len() int { return len(*p) }
+
+// Size returns the names plus values of the pairs, in bytes, and the
+// number of pairs; see HeaderMap.
+func (p *Pairs) Size() (bytes, pairs int) {
+	for _, kv := range *p {
+		bytes += len(kv[0]) + len(kv[1])
+	}
+	return bytes, len(*p)
+}
 
 // Get implements HeaderMap.
 func (p *Pairs) Get(key string) (string, bool) {
@@ -123,8 +138,9 @@ func parseMap(b []byte, fn func(k, v string)) error {
 		return errBadMap
 	}
 	n := uint64(le32(b, 0))
-	// Each pair needs at least 8 bytes of sizes and 2 NULs.
-	if n*10 > uint64(len(b)) {
+	// Each pair needs at least 8 bytes of sizes and 2 NULs, after the
+	// count.
+	if 4+n*10 > uint64(len(b)) {
 		return errBadMap
 	}
 	sizes := 4

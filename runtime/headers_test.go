@@ -56,3 +56,33 @@ func TestSerializeMapUnstableOrder(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// TestParseMapShortSizeTable is the regression test for parseMap (and
+// every host function that decodes a guest's map) panicking on a map
+// whose count leaves no room for its size table: it checked 10 bytes a
+// pair but not the 4 of the count, so a 10-byte map of one pair read its
+// sizes past the end. The panic was recovered as INTERNAL_FAILURE with a
+// "Wedge bug" log; now it is a malformed map.
+func TestParseMapShortSizeTable(t *testing.T) {
+	for _, b := range [][]byte{
+		{1, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+		{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+		{2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+	} {
+		if err := parseMap(b, func(k, v string) {}); err == nil {
+			t.Errorf("parseMap(% x) accepted it", b)
+		}
+		if _, _, ok := mapStats(b); ok {
+			t.Errorf("mapStats(% x) accepted it", b)
+		}
+	}
+	// The smallest valid one-pair map: 4 + 8 + two NULs.
+	b := []byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	n := 0
+	if err := parseMap(b, func(k, v string) { n++ }); err != nil || n != 1 {
+		t.Errorf("parseMap(% x) = %v with %d pairs, want one empty pair", b, err, n)
+	}
+	if pairs, bytes, ok := mapStats(b); !ok || pairs != 1 || bytes != 0 {
+		t.Errorf("mapStats(% x) = %d, %d, %v", b, pairs, bytes, ok)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
@@ -207,57 +208,88 @@ func (in *instance) property(path string) ([]byte, bool) {
 
 // --- header maps ---
 
-// headerMap resolves a map type in the effective context.
-func (in *instance) headerMap(t uint32) (HeaderMap, status) {
+// headerMap resolves a map type in the effective context, with what the
+// host knows of its size (for Limits.HeaderBytes and HeaderPairs).
+func (in *instance) headerMap(t uint32) (HeaderMap, *mapUse, status) {
 	switch t {
 	case mapRequestHeaders, mapRequestTrailers, mapResponseHeaders, mapResponseTrailers:
 		s := in.cur
 		if s == nil || s.host == nil {
-			return nil, statusNotFound
+			return nil, nil, statusNotFound
 		}
 		m := s.host.HeaderMap(HeaderKind(t))
 		if m == nil {
-			return nil, statusNotFound
+			return nil, nil, statusNotFound
 		}
-		return m, statusOK
+		return m, &s.maps[t], statusOK
 	case mapHTTPCallHeaders, mapHTTPCallTrailers:
 		r := in.callResp
 		if r == nil {
-			return nil, statusNotFound
+			return nil, nil, statusNotFound
 		}
 		if t == mapHTTPCallHeaders {
-			return &r.Headers, statusOK
+			return &r.Headers, &in.callMaps[0], statusOK
 		}
-		return &r.Trailers, statusOK
+		return &r.Trailers, &in.callMaps[1], statusOK
 	case mapGRPCInitialMetadata, mapGRPCTrailingMetadata:
-		return nil, statusNotFound
+		return nil, nil, statusNotFound
 	}
-	return nil, statusBadArgument
+	return nil, nil, statusBadArgument
 }
 
 func hGetMapPairs(in *instance, mem api.Memory, st []uint64) status {
 	if !writableU32(mem, a32(st, 1)) || !writableU32(mem, a32(st, 2)) {
 		return statusInvalidMemoryAccess
 	}
-	m, s := in.headerMap(a32(st, 0))
+	m, _, s := in.headerMap(a32(st, 0))
 	if s != statusOK {
 		return s
 	}
 	_, count := serializedSize(m)
 	in.scratch = serializeMap(in.scratch[:0], m, count)
-	return in.returnBytes(mem, in.scratch, a32(st, 1), a32(st, 2))
+	s = in.returnBytes(mem, in.scratch, a32(st, 1), a32(st, 2))
+	in.trimScratch()
+	return s
 }
 
+// hSetMapPairs replaces every pair of a map but its pseudo-headers with
+// the guest's, and sets the pseudo-headers the guest gives. A map that
+// would end past the plugin's header limits (and larger than it is) is
+// refused whole, with BAD_ARGUMENT, before anything is copied.
 func hSetMapPairs(in *instance, mem api.Memory, st []uint64) status {
 	data, ok := guestBytes(mem, a32(st, 1), a32(st, 2))
 	if !ok {
 		return statusInvalidMemoryAccess
 	}
-	m, s := in.headerMap(a32(st, 0))
+	m, u, s := in.headerMap(a32(st, 0))
 	if s != statusOK {
 		return s
 	}
-	var pairs Pairs
+	n, nb, ok := mapStats(data)
+	if !ok {
+		return statusBadArgument
+	}
+	// What the map holds now, the names set_pairs deletes, and the
+	// pseudo-headers it keeps unless the guest sets them.
+	cur, curPairs := 0, 0
+	var keys []string
+	var pseudo Pairs
+	m.Range(func(k, v string) bool {
+		cur += len(k) + len(v)
+		curPairs++
+		if k != "" && k[0] == ':' {
+			pseudo = append(pseudo, [2]string{k, v})
+		} else {
+			keys = append(keys, k)
+		}
+		return true
+	})
+	lim := &in.p.limits
+	// The map ends with at least the guest's pairs.
+	if !withinLimits(cur, curPairs, nb, n, lim.HeaderBytes, lim.HeaderPairs) {
+		return statusBadArgument
+	}
+	pairs := make(Pairs, 0, n)
 	bad := false
 	if err := parseMap(data, func(k, v string) {
 		bad = bad || !validHeader(k, v)
@@ -265,12 +297,18 @@ func hSetMapPairs(in *instance, mem api.Memory, st []uint64) status {
 	}); err != nil || bad {
 		return statusBadArgument
 	}
-	var keys []string
-	m.Range(func(k, _ string) bool { keys = append(keys, k); return true })
-	for _, k := range keys {
-		if k == "" || k[0] != ':' {
-			m.Del(k)
+	after, afterPairs := nb, n
+	for _, kv := range pseudo {
+		if !setsPseudo(pairs, kv[0]) {
+			after += len(kv[0]) + len(kv[1])
+			afterPairs++
 		}
+	}
+	if !withinLimits(cur, curPairs, after, afterPairs, lim.HeaderBytes, lim.HeaderPairs) {
+		return statusBadArgument
+	}
+	for _, k := range keys {
+		m.Del(k)
 	}
 	for _, kv := range pairs {
 		if kv[0] != "" && kv[0][0] == ':' {
@@ -279,7 +317,18 @@ func hSetMapPairs(in *instance, mem api.Memory, st []uint64) status {
 			m.Add(kv[0], kv[1])
 		}
 	}
+	*u = mapUse{gen: in.gen, bytes: after, pairs: afterPairs}
 	return statusOK
+}
+
+// setsPseudo reports whether pairs set the pseudo-header key.
+func setsPseudo(pairs Pairs, key string) bool {
+	for _, kv := range pairs {
+		if kv[0] != "" && kv[0][0] == ':' && strings.EqualFold(kv[0], key) {
+			return true
+		}
+	}
+	return false
 }
 
 func hGetMapValue(in *instance, mem api.Memory, st []uint64) status {
@@ -287,7 +336,7 @@ func hGetMapValue(in *instance, mem api.Memory, st []uint64) status {
 	if !ok || !writableU32(mem, a32(st, 3)) || !writableU32(mem, a32(st, 4)) {
 		return statusInvalidMemoryAccess
 	}
-	m, s := in.headerMap(a32(st, 0))
+	m, _, s := in.headerMap(a32(st, 0))
 	if s != statusOK {
 		return s
 	}
@@ -296,24 +345,37 @@ func hGetMapValue(in *instance, mem api.Memory, st []uint64) status {
 		return statusNotFound
 	}
 	in.scratch = append(in.scratch[:0], v...)
-	return in.returnBytes(mem, in.scratch, a32(st, 3), a32(st, 4))
+	s = in.returnBytes(mem, in.scratch, a32(st, 3), a32(st, 4))
+	in.trimScratch()
+	return s
 }
 
 // putMapValue is proxy_add_header_map_value (add) and
-// proxy_replace_header_map_value (set).
+// proxy_replace_header_map_value (set). A change that would take the map
+// past the plugin's header limits returns BAD_ARGUMENT and stores
+// nothing.
 func putMapValue(in *instance, mem api.Memory, st []uint64, add bool) status {
-	k, ok1 := guestString(mem, a32(st, 1), a32(st, 2))
-	v, ok2 := guestString(mem, a32(st, 3), a32(st, 4))
+	kb, ok1 := guestBytes(mem, a32(st, 1), a32(st, 2))
+	vb, ok2 := guestBytes(mem, a32(st, 3), a32(st, 4))
 	if !ok1 || !ok2 {
 		return statusInvalidMemoryAccess
 	}
-	m, s := in.headerMap(a32(st, 0))
+	m, u, s := in.headerMap(a32(st, 0))
 	if s != statusOK {
 		return s
 	}
-	if !validHeader(k, v) {
+	// An add larger than the limit by itself can never fit. (Nothing of
+	// the guest's is copied until the change is allowed.)
+	if add && len(kb)+len(vb) > in.p.limits.HeaderBytes {
 		return statusBadArgument
 	}
+	// The limits first: a value past them is refused without reading it.
+	// (Were it then malformed, the bound would only be high.)
+	k := string(kb)
+	if !in.mayPut(m, u, k, len(vb), !add) || !validHeader(kb, vb) {
+		return statusBadArgument
+	}
+	v := string(vb)
 	if add {
 		m.Add(k, v)
 	} else {
@@ -335,7 +397,9 @@ func hRemoveMapValue(in *instance, mem api.Memory, st []uint64) status {
 	if !ok {
 		return statusInvalidMemoryAccess
 	}
-	m, s := in.headerMap(a32(st, 0))
+	// A remove only shrinks the map: what the host knows of its size
+	// stays an upper bound.
+	m, _, s := in.headerMap(a32(st, 0))
 	if s != statusOK {
 		return s
 	}
@@ -347,7 +411,7 @@ func hGetMapSize(in *instance, mem api.Memory, st []uint64) status {
 	if !writableU32(mem, a32(st, 1)) {
 		return statusInvalidMemoryAccess
 	}
-	m, s := in.headerMap(a32(st, 0))
+	m, _, s := in.headerMap(a32(st, 0))
 	if s != statusOK {
 		return s
 	}
@@ -357,9 +421,10 @@ func hGetMapSize(in *instance, mem api.Memory, st []uint64) status {
 }
 
 // validHeader refuses what would corrupt a message: an empty name, or
-// CR, LF or NUL anywhere.
-func validHeader(k, v string) bool {
-	if k == "" {
+// CR, LF or NUL anywhere. It takes a guest's bytes before they are
+// copied, or strings.
+func validHeader[T string | []byte](k, v T) bool {
+	if len(k) == 0 {
 		return false
 	}
 	for i := 0; i < len(k); i++ {
@@ -517,6 +582,9 @@ func hSendLocalResponse(in *instance, mem api.Memory, st []uint64) status {
 	s := in.cur
 	if s == nil {
 		return statusNotFound
+	}
+	if n, nb, ok := mapStats(hdrs); !ok || !in.mapFits(n, nb) {
+		return statusBadArgument
 	}
 	lr := &LocalResponse{Status: int(code), Details: details, Body: append([]byte(nil), body...)}
 	bad := false

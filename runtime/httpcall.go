@@ -56,27 +56,41 @@ func hHTTPCall(in *instance, mem api.Memory, st []uint64) status {
 	if !ok1 || !ok2 || !ok3 || !ok4 || !writableU32(mem, a32(st, 9)) {
 		return statusInvalidMemoryAccess
 	}
-	caller := in.p.cfg.HTTP
+	p := in.p
+	caller := p.cfg.HTTP
 	if caller == nil || !caller.Allowed(up) {
-		in.p.log.Warn("runtime: proxy_http_call to an upstream the route does not allow", "upstream", up)
+		p.log.Warn("runtime: proxy_http_call to an upstream the route does not allow", "upstream", up)
 		return statusBadArgument
+	}
+	// What the call makes the host hold is bounded before it is copied:
+	// the body by BodyBytes, each map by the header limits.
+	if len(body) > p.limits.BodyBytes {
+		return statusBadArgument
+	}
+	for _, b := range [...][]byte{hdrs, trl} {
+		if n, nb, ok := mapStats(b); !ok || !in.mapFits(n, nb) {
+			return statusBadArgument
+		}
 	}
 	req := &HTTPRequest{Body: append([]byte(nil), body...)}
 	if parseMap(hdrs, func(k, v string) { req.Headers = append(req.Headers, [2]string{k, v}) }) != nil ||
 		parseMap(trl, func(k, v string) { req.Trailers = append(req.Trailers, [2]string{k, v}) }) != nil {
 		return statusBadArgument
 	}
-	for _, k := range []string{":method", ":path", ":authority"} {
+	for _, k := range [...]string{":method", ":path", ":authority"} {
 		if _, ok := req.Headers.Get(k); !ok {
 			return statusBadArgument
 		}
 	}
 	s := in.cur
+	if s != nil && s.calls >= p.limits.HTTPCalls {
+		p.log.Warn("runtime: proxy_http_call over the per-request limit", "limit", p.limits.HTTPCalls)
+		return statusInternalFailure
+	}
+	if !p.reserveCall() {
+		return statusInternalFailure
+	}
 	if s != nil {
-		if s.calls >= in.p.limits.HTTPCalls {
-			in.p.log.Warn("runtime: proxy_http_call over the per-request limit", "limit", in.p.limits.HTTPCalls)
-			return statusInternalFailure
-		}
 		s.calls++
 		s.pending.Add(1)
 	}
@@ -106,6 +120,29 @@ func (in *instance) runHTTPCall(s *Stream, token uint32, caller HTTPCaller, up s
 		res.HTTPResponse = *resp
 	}
 	in.deliver(s, token, res)
+	in.p.releaseCall()
+}
+
+// reserveCall counts one more pending proxy_http_call of the plugin, or
+// reports false when PendingHTTPCalls are pending already. The first
+// refusal after the count was last below the limit is logged.
+func (p *Plugin) reserveCall() bool {
+	if p.calls.Add(1) <= int64(p.limits.PendingHTTPCalls) {
+		return true
+	}
+	p.calls.Add(-1)
+	if !p.callsOut.Swap(true) {
+		p.log.Warn("runtime: proxy_http_call refused: the plugin has as many calls pending as it may",
+			"limit", p.limits.PendingHTTPCalls)
+	}
+	return false
+}
+
+// releaseCall ends a pending proxy_http_call, once its response was
+// delivered (or dropped).
+func (p *Plugin) releaseCall() {
+	p.calls.Add(-1)
+	p.callsOut.Store(false)
 }
 
 // deliver calls proxy_on_http_call_response. A stream that already ended

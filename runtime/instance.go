@@ -60,12 +60,23 @@ type instance struct {
 	astack   [1]uint64
 	scratch  []byte
 	callResp *httpCallResult // set during proxy_on_http_call_response
+	callMaps [2]mapUse       // callResp's headers and trailers
+	gen      uint64          // counts top-level guest calls; see mapUse
+	sizer    headerSizer
+	sizeFn   func(k, v string) bool // sizer.count, bound once
 	tickStop chan struct{}
 	closed   bool
 	retired  bool // the plugin closed: close when the last stream ends
 
 	tickPeriod time.Duration // set by the guest; replayed from a plugin snapshot
 	queues     []uint32      // queues the guest registered
+
+	// Queue notifications pending for the root context, one per queue
+	// at most, and whether a goroutine is delivering them. readyMu is a
+	// leaf lock, taken under mu or alone.
+	readyMu  sync.Mutex
+	ready    []uint32
+	readyRun bool
 }
 
 // newInstance instantiates the plugin's module, restores or runs its
@@ -73,6 +84,7 @@ type instance struct {
 func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	m := p.m
 	in := &instance{p: p, rootID: 1, nextID: 2, streams: make(map[uint32]*Stream)}
+	in.sizeFn = in.sizer.count
 	in.ctx = context.WithValue(context.Background(), instKey{}, in)
 	in.lin = &linearMemory{limit: uint64(p.limits.MemoryPages) * 65536, exceeded: &in.memOver}
 	in.callLimit.Store(int64(p.limits.CallDeadline))
@@ -270,6 +282,7 @@ func (in *instance) call(name string, fn api.Function, n int) (uint64, error) {
 	}
 	top := in.depth == 0
 	if top {
+		in.gen++ // the edge may have changed any map since the last call
 		in.callStart.Store(monotonic())
 	}
 	in.depth++

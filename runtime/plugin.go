@@ -23,12 +23,44 @@ type Limits struct {
 	// InitDeadline bounds _initialize, on_vm_start and on_configure
 	// (default 5 s).
 	InitDeadline time.Duration
-	// BodyBytes caps the body the host buffers for a pausing filter
-	// (default 1 MiB).
+	// BodyBytes caps the body the host buffers for a pausing filter, and
+	// the body of one proxy_http_call (default 1 MiB).
 	BodyBytes int
 	// HTTPCalls caps proxy_http_call per stream (default 4).
 	HTTPCalls int
+	// PendingHTTPCalls caps the plugin's proxy_http_call calls not yet
+	// answered, over all its instances, from streams and the root
+	// context (a tick or queue callback) alike: a call counts until its
+	// proxy_on_http_call_response has returned. A call past it returns
+	// INTERNAL_FAILURE and nothing is sent (default 64).
+	PendingHTTPCalls int
+	// HeaderBytes caps the names plus values, in bytes, of one header map
+	// a filter changes or builds: request and response headers and
+	// trailers, an HTTP call's request and response maps, a local
+	// response's headers. An add, replace or set_pairs that would leave
+	// the map past it returns BAD_ARGUMENT and changes nothing; a map
+	// already past it (as the client or origin sent it) may still shrink
+	// (default 64 KiB, the listener's default header limit).
+	HeaderBytes int
+	// HeaderPairs caps the pairs of one header map the same way
+	// (default 256: Envoy's default header count limit is 100, and a
+	// pair costs the host about a hundred bytes besides its text).
+	HeaderPairs int
+	// QueueItems caps the items one shared queue holds: an enqueue by
+	// this plugin onto a queue that holds as many returns
+	// INTERNAL_FAILURE (default 10,000). Queued items also count
+	// against their namespace's shared byte budget (16 MiB).
+	QueueItems int
 }
+
+// Defaults of the Limits fields that bound what a filter makes the host
+// hold.
+const (
+	defaultPendingHTTPCalls = 64
+	defaultHeaderBytes      = 64 << 10
+	defaultHeaderPairs      = 256
+	defaultQueueItems       = 10000
+)
 
 func (l Limits) withDefaults() Limits {
 	if l.Instances <= 0 {
@@ -48,6 +80,18 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.HTTPCalls <= 0 {
 		l.HTTPCalls = 4
+	}
+	if l.PendingHTTPCalls <= 0 {
+		l.PendingHTTPCalls = defaultPendingHTTPCalls
+	}
+	if l.HeaderBytes <= 0 {
+		l.HeaderBytes = defaultHeaderBytes
+	}
+	if l.HeaderPairs <= 0 {
+		l.HeaderPairs = defaultHeaderPairs
+	}
+	if l.QueueItems <= 0 {
+		l.QueueItems = defaultQueueItems
 	}
 	return l
 }
@@ -92,6 +136,8 @@ type Plugin struct {
 
 	crashes  atomic.Int64
 	streak   atomic.Int32
+	calls    atomic.Int64 // proxy_http_call not yet answered, all instances
+	callsOut atomic.Bool  // a call was refused since calls was last below the limit
 	rr       atomic.Uint32
 	guestErr atomic.Pointer[string]
 

@@ -1,18 +1,23 @@
 package runtime
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/tetratelabs/wazero/api"
 )
 
 // Shared data and queue bounds per namespace: a filter cannot grow the
-// host's memory without limit through them.
+// host's memory without limit through them. (Items per queue are bounded
+// by the enqueuing plugin's Limits.QueueItems.)
 const (
 	sharedMaxBytes   = 16 << 20
 	sharedMaxKeys    = 1 << 16
-	queueMaxItems    = 10000
 	queueMaxPerSpace = 1024
+	// queueItemOverhead is what one queued item costs the host besides
+	// its bytes (its slice header, rounded up), charged to the byte
+	// budget so that empty items are not free.
+	queueItemOverhead = 32
 )
 
 // sharedStore holds proxy_*_shared_data and shared queues for every
@@ -129,7 +134,10 @@ func (s *sharedStore) resolve(ns, name string) (uint32, bool) {
 	return id, ok
 }
 
-func (s *sharedStore) enqueue(ns string, id uint32, item []byte) (*instance, status) {
+// enqueue appends a copy of item to queue id, unless the queue holds
+// maxItems already or the namespace's byte budget is spent, and returns
+// the queue's owner, to be told.
+func (s *sharedStore) enqueue(ns string, id uint32, item []byte, maxItems int) (*instance, status) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q, ok := s.queues[id]
@@ -137,10 +145,11 @@ func (s *sharedStore) enqueue(ns string, id uint32, item []byte) (*instance, sta
 		return nil, statusNotFound
 	}
 	// Queued items share the namespace's byte budget with shared data.
-	if len(q.items) >= queueMaxItems || s.bytes[ns]+len(item) > sharedMaxBytes {
+	cost := len(item) + queueItemOverhead
+	if len(q.items) >= maxItems || s.bytes[ns]+cost > sharedMaxBytes {
 		return nil, statusInternalFailure
 	}
-	s.bytes[ns] += len(item)
+	s.bytes[ns] += cost
 	q.items = append(q.items, append([]byte(nil), item...))
 	return q.owner, statusOK
 }
@@ -156,7 +165,7 @@ func (s *sharedStore) dequeue(ns string, id uint32) ([]byte, status) {
 		return nil, statusEmpty
 	}
 	item := q.items[0]
-	s.bytes[ns] -= len(item)
+	s.bytes[ns] -= len(item) + queueItemOverhead
 	q.items[0] = nil
 	q.items = q.items[1:]
 	return item, statusOK
@@ -248,9 +257,9 @@ func hEnqueue(in *instance, mem api.Memory, st []uint64) status {
 		return statusInvalidMemoryAccess
 	}
 	id := a32(st, 0)
-	owner, s := in.p.m.eng.shared.enqueue(in.p.cfg.Namespace, id, item)
+	owner, s := in.p.m.eng.shared.enqueue(in.p.cfg.Namespace, id, item, in.p.limits.QueueItems)
 	if s == statusOK && owner != nil {
-		go owner.queueReady(id)
+		owner.signalReady(id)
 	}
 	return s
 }
@@ -266,10 +275,54 @@ func hDequeue(in *instance, mem api.Memory, st []uint64) status {
 	return in.returnBytes(mem, item, a32(st, 1), a32(st, 2))
 }
 
+// signalReady has proxy_on_queue_ready(id) run on the instance's root
+// context, unless it is pending already: notifications coalesce, as
+// Envoy's do. A burst of enqueues costs one callback (which dequeues
+// what it finds), the host holds at most one pending notification per
+// queue the instance owns, and one goroutine delivers them all. It may
+// be called with any instance's mu held, this one's included.
+func (in *instance) signalReady(id uint32) {
+	if in.fns.queueReady == nil {
+		return
+	}
+	in.readyMu.Lock()
+	defer in.readyMu.Unlock()
+	if slices.Contains(in.ready, id) {
+		return
+	}
+	in.ready = append(in.ready, id)
+	if !in.readyRun {
+		in.readyRun = true
+		go in.drainReady()
+	}
+}
+
+// drainReady delivers the pending queue notifications, one guest call at
+// a time, until none is left. A notification is taken off the pending
+// list only once the instance is free to run it, so enqueues made in the
+// meantime are covered by it, and those made during the callback
+// schedule another.
+func (in *instance) drainReady() {
+	for {
+		in.mu.Lock()
+		in.readyMu.Lock()
+		if len(in.ready) == 0 {
+			in.readyRun = false
+			in.readyMu.Unlock()
+			in.mu.Unlock()
+			return
+		}
+		id := in.ready[0]
+		in.ready = append(in.ready[:0], in.ready[1:]...)
+		in.readyMu.Unlock()
+		in.queueReady(id)
+		in.mu.Unlock()
+	}
+}
+
 // queueReady runs proxy_on_queue_ready on the instance's root context.
+// Called with mu held.
 func (in *instance) queueReady(id uint32) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
 	fn := in.fns.queueReady
 	if fn == nil || in.dead.Load() || in.closed {
 		return

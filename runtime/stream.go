@@ -74,6 +74,7 @@ type Stream struct {
 	calls     int
 	props     map[string][]byte
 	propBytes int
+	maps      [4]mapUse // by HeaderKind
 
 	pending atomic.Int32 // outstanding proxy_http_call
 	resume  chan struct{}
