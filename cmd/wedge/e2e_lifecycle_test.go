@@ -439,7 +439,11 @@ func TestE2EQuickstart(t *testing.T) {
 		req, _ := http.NewRequest("POST", "http://"+admin+"/v1/tenants/demo/purge", strings.NewReader(`{"url":"http://demo.localhost/cached/page"}`))
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, body := do(t, http.DefaultClient, req)
-		if resp.StatusCode == 200 && body != "{\"purged\":1,\"fleet\":true}\n" {
+		// The count is what the call removed on this node; the node's
+		// own purge follower may apply the stored purge first (seen on a
+		// loaded machine), so 0 is a right answer too. The miss below is
+		// the promise.
+		if resp.StatusCode == 200 && body != "{\"purged\":1,\"fleet\":true}\n" && body != "{\"purged\":0,\"fleet\":true}\n" {
 			t.Errorf("purge answered %q", body)
 		}
 		return resp.StatusCode
