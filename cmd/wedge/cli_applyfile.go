@@ -80,11 +80,12 @@ type applyTenant struct {
 // applyLimits are a tenant's limits as the file writes them (durations
 // as "100ms"); unset ones mean no limit.
 type applyLimits struct {
-	FilterMaxMemoryBytes int64           `yaml:"filter_max_memory_bytes"`
-	FilterCallDeadline   config.Duration `yaml:"filter_call_deadline"`
-	CacheMaxBytes        int64           `yaml:"cache_max_bytes"`
-	RequestRate          float64         `yaml:"request_rate"`
-	RequestBurst         int             `yaml:"request_burst"`
+	FilterMaxMemoryBytes   int64           `yaml:"filter_max_memory_bytes"`
+	FilterCallDeadline     config.Duration `yaml:"filter_call_deadline"`
+	FilterTotalMemoryBytes int64           `yaml:"filter_total_memory_bytes"`
+	CacheMaxBytes          int64           `yaml:"cache_max_bytes"`
+	RequestRate            float64         `yaml:"request_rate"`
+	RequestBurst           int             `yaml:"request_burst"`
 }
 
 // applyFilter is a filter to upload: a name and a .wasm file.
@@ -164,11 +165,12 @@ func parseApplyFile(file string, data []byte, dir string) (*applyPlan, error) {
 			index: i,
 			name:  t.Name,
 			limits: client.Limits{
-				FilterMaxMemoryBytes: t.Limits.FilterMaxMemoryBytes,
-				FilterCallDeadline:   client.Duration(t.Limits.FilterCallDeadline),
-				CacheMaxBytes:        t.Limits.CacheMaxBytes,
-				RequestRate:          t.Limits.RequestRate,
-				RequestBurst:         t.Limits.RequestBurst,
+				FilterMaxMemoryBytes:   t.Limits.FilterMaxMemoryBytes,
+				FilterCallDeadline:     client.Duration(t.Limits.FilterCallDeadline),
+				FilterTotalMemoryBytes: t.Limits.FilterTotalMemoryBytes,
+				CacheMaxBytes:          t.Limits.CacheMaxBytes,
+				RequestRate:            t.Limits.RequestRate,
+				RequestBurst:           t.Limits.RequestBurst,
 			},
 			domains: t.Domains,
 			config:  client.TenantConfig{Upstreams: []client.Upstream{}, Routes: []client.Route{}},

@@ -161,6 +161,7 @@ func limitFlags(fs *flag.FlagSet, a *cmdArgs) {
 	fs.Int64Var(&a.limits.CacheMaxBytes, "cache-max-bytes", 0, "the tenant's `bytes` in each node's cache (0: no limit)")
 	fs.Int64Var(&a.limits.FilterMaxMemoryBytes, "filter-max-memory-bytes", 0, "every filter's linear memory (`bytes`; 0: no limit)")
 	fs.DurationVar(&a.callDeadline, "filter-call-deadline", 0, "every filter's deadline per call (`duration`; 0: no limit)")
+	fs.Int64Var(&a.limits.FilterTotalMemoryBytes, "filter-total-memory-bytes", 0, "the linear memory all the tenant's filters reserve together (`bytes`; 0: the node's cap, which this only lowers)")
 }
 
 // tenantCreate is `wedge tenant create NAME`: PUT the tenant with the limits given.

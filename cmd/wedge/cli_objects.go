@@ -355,6 +355,7 @@ func limitsText(l client.Limits) string {
 	add("cache_max_bytes", l.CacheMaxBytes != 0, l.CacheMaxBytes)
 	add("filter_max_memory_bytes", l.FilterMaxMemoryBytes != 0, l.FilterMaxMemoryBytes)
 	add("filter_call_deadline", l.FilterCallDeadline != 0, l.FilterCallDeadline)
+	add("filter_total_memory_bytes", l.FilterTotalMemoryBytes != 0, l.FilterTotalMemoryBytes)
 	return strings.Join(parts, " ")
 }
 

@@ -127,6 +127,47 @@ type Limits struct {
 	// TunnelIdleTimeout closes an upgraded connection (WebSocket) on which
 	// nothing moved in either direction for this long. Default 10m.
 	TunnelIdleTimeout Duration `yaml:"tunnel_idle_timeout"`
+	// Filters are the node's maximums on what a tenant's filters may
+	// ask for. They apply to the file's tenants and to those managed
+	// through the admin API alike.
+	Filters FilterCaps `yaml:"filters"`
+}
+
+// FilterCaps are the operator's maximums on every filter limit a tenant
+// may set (a filter's limits, see FilterLimits), and on the linear memory
+// one tenant's filters may reserve together. A filter limit above its
+// maximum is refused, not lowered; a filter limit left at 0 takes the
+// lower of the runtime's default and the maximum. Zero fields take the
+// defaults named, which a node of 2 cores survives; there is no
+// "unlimited": the largest value of each field is its widest setting.
+type FilterCaps struct {
+	// MaxInstances bounds a filter's limits.instances. It also bounds a
+	// filter that sets none: it gets GOMAXPROCS instances, but no more
+	// than MaxInstances. 0 = 4; at most 256.
+	MaxInstances int `yaml:"max_instances"`
+	// MaxMemoryBytes bounds a filter's limits.max_memory_bytes, each
+	// instance's linear memory. 0 = 256 MiB; at most 4 GiB.
+	MaxMemoryBytes int64 `yaml:"max_memory_bytes"`
+	// MaxCallDeadline bounds a filter's limits.call_deadline, the
+	// wall-clock time of one call into it. 0 = 1s.
+	MaxCallDeadline Duration `yaml:"max_call_deadline"`
+	// MaxBodyBytes bounds a filter's limits.max_body_bytes, the body
+	// buffered for a filter that pauses on it. 0 = 16 MiB; at most 1 GiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxHTTPCalls bounds a filter's limits.max_http_calls, its
+	// proxy_http_call per request. 0 = 16.
+	MaxHTTPCalls int `yaml:"max_http_calls"`
+	// TenantMaxMemoryBytes bounds the linear memory one tenant's filters
+	// may reserve together: the sum, over its distinct filters, of
+	// instances × max_memory_bytes as they take effect (after the
+	// tenant's filter_max_memory_bytes, rounded up to 64 KiB pages). A
+	// filter that sets no instances counts as MaxInstances, the most any
+	// node with these maximums starts, whatever its core count, so that
+	// a tenant valid on one node of a fleet is valid on all of them; the
+	// same filter (name, module, config, limits and http_upstreams) on
+	// several routes is one plugin and counts once. A tenant's
+	// limits.filter_total_memory_bytes may lower it. 0 = 1 GiB.
+	TenantMaxMemoryBytes int64 `yaml:"tenant_max_memory_bytes"`
 }
 
 // Tenant is one customer: the domains it owns and what serves them.
@@ -166,6 +207,12 @@ type TenantLimits struct {
 	// FilterCallDeadline caps every filter's limits.call_deadline the same
 	// way (the runtime's default is 100 ms). 0 = no cap.
 	FilterCallDeadline Duration `yaml:"filter_call_deadline"`
+	// FilterTotalMemoryBytes caps the linear memory the tenant's filters
+	// may reserve together, counted as for the node's
+	// limits.filters.tenant_max_memory_bytes; it lowers the node's cap
+	// for this tenant and never raises it. A change that puts the
+	// tenant's filters over the cap is refused. 0 = the node's cap.
+	FilterTotalMemoryBytes int64 `yaml:"filter_total_memory_bytes"`
 	// RequestRate bounds the tenant's requests per second on each node
 	// (a token bucket); past it clients get 429 with Retry-After. 0 =
 	// none.
@@ -238,9 +285,12 @@ const (
 	FailOpen   = "open"
 )
 
-// FilterLimits bound one filter. Zero fields take the runtime's defaults:
-// GOMAXPROCS instances, 64 MiB of memory, 100 ms per call, 1 MiB of
-// buffered body, 4 HTTP calls per request.
+// FilterLimits bound one filter. Zero fields take the runtime's defaults
+// (GOMAXPROCS instances, 64 MiB of memory, 100 ms per call, 1 MiB of
+// buffered body, 4 HTTP calls per request), each lowered to the node's
+// maximum (limits.filters) when that is lower. A field above the node's
+// maximum is refused. The tenant's limits then tighten memory and the
+// call deadline.
 type FilterLimits struct {
 	// Instances is the number of long-lived instances.
 	Instances int `yaml:"instances"`
@@ -360,6 +410,7 @@ const (
 )
 
 // WithDefaults returns a copy of l with zero fields set to their defaults.
+// Filters is left as it is: it has its own WithDefaults.
 func (l Limits) WithDefaults() Limits {
 	if l.ReadHeaderTimeout == 0 {
 		l.ReadHeaderTimeout = Duration(DefaultReadHeaderTimeout)

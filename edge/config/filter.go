@@ -61,8 +61,9 @@ func badNameRune(r rune) bool {
 	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
 }
 
-// validateFilters checks a route's filters.
-func validateFilters(ps *problems, p string, fs []Filter, pools map[string]bool) {
+// validateFilters checks a route's filters; caps are the node's maximums
+// on their limits, defaults applied.
+func validateFilters(ps *problems, p string, fs []Filter, pools map[string]bool, caps FilterCaps) {
 	names := map[string]int{}
 	for i, f := range fs {
 		fp := fmt.Sprintf("%s.filters[%d]", p, i)
@@ -90,21 +91,6 @@ func validateFilters(ps *problems, p string, fs []Filter, pools map[string]bool)
 				ps.add(fmt.Sprintf("%s.http_upstreams[%d]", fp, j), "pool %q is not defined", u)
 			}
 		}
-		l := f.Limits
-		if l.Instances < 0 || l.Instances > 256 {
-			ps.add(fp+".limits.instances", "%d: want 0 (default) to 256", l.Instances)
-		}
-		if l.MaxMemoryBytes < 0 || l.MaxMemoryBytes > 4<<30 {
-			ps.add(fp+".limits.max_memory_bytes", "%d: want 0 (default) to 4 GiB", l.MaxMemoryBytes)
-		}
-		if l.CallDeadline < 0 {
-			ps.add(fp+".limits.call_deadline", "must not be negative")
-		}
-		if l.MaxBodyBytes < 0 || l.MaxBodyBytes > 1<<30 {
-			ps.add(fp+".limits.max_body_bytes", "%d: want 0 (default) to 1 GiB", l.MaxBodyBytes)
-		}
-		if l.MaxHTTPCalls < 0 {
-			ps.add(fp+".limits.max_http_calls", "must not be negative")
-		}
+		validateFilterLimits(ps, fp, &f.Limits, caps)
 	}
 }

@@ -177,6 +177,7 @@ func (l *Limits) validate(ps *problems) {
 	if l.MaxConcurrentStreams < 0 {
 		ps.add("limits.max_concurrent_streams", "must not be negative")
 	}
+	l.Filters.validate(ps)
 }
 
 var tenantName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
@@ -184,6 +185,7 @@ var tenantName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 func (c *Config) validateTenants(ps *problems) {
 	tenants := map[string]int{}
 	owner := map[string]string{} // normalised domain → path of its first claim
+	caps := c.Limits.Filters.WithDefaults()
 	for i := range c.Tenants {
 		t := &c.Tenants[i]
 		p := fmt.Sprintf("tenants[%d]", i)
@@ -193,27 +195,23 @@ func (c *Config) validateTenants(ps *problems) {
 		if _, dup := tenants[t.Name]; !dup {
 			tenants[t.Name] = i
 		}
-		validateTenant(ps, p+".", t, owner)
+		validateTenant(ps, p+".", t, owner, caps)
 	}
 }
 
 // ValidateTenant checks one tenant on its own: name, domains, pools,
 // routes and filters. Problems carry paths relative to the tenant
 // (routes[0].upstream). Domains claimed by other tenants are the caller's
-// to check.
+// to check. Filter limits are checked against the default maximums of
+// limits.filters; a node checks against its own with ValidateTenantWith.
 func ValidateTenant(t *Tenant) error {
-	var ps problems
-	validateTenant(&ps, "", t, map[string]string{})
-	if len(ps) > 0 {
-		return &Error{Problems: capProblems(ps)}
-	}
-	return nil
+	return ValidateTenantWith(t, FilterCaps{})
 }
 
 // validateTenant checks t; pre prefixes every path ("tenants[2]." or "").
 // owner maps each normalised domain already claimed to the path of its
-// claim.
-func validateTenant(ps *problems, pre string, t *Tenant, owner map[string]string) {
+// claim. caps are the node's maximums on filter limits, defaults applied.
+func validateTenant(ps *problems, pre string, t *Tenant, owner map[string]string, caps FilterCaps) {
 	switch {
 	case t.Name == "":
 		ps.add(pre+"name", "required")
@@ -265,8 +263,9 @@ func validateTenant(ps *problems, pre string, t *Tenant, owner map[string]string
 	}
 	t.Limits.validate(ps, pre+"limits.")
 	for j := range t.Routes {
-		validateRoute(ps, fmt.Sprintf("%sroutes[%d]", pre, j), &t.Routes[j], domains, pools)
+		validateRoute(ps, fmt.Sprintf("%sroutes[%d]", pre, j), &t.Routes[j], domains, pools, caps)
 	}
+	validateFilterMemory(ps, pre, t, caps)
 }
 
 // Bounds of a tenant's request rate and burst: within them the data
@@ -287,6 +286,9 @@ func (l *TenantLimits) validate(ps *problems, pre string) {
 	if l.FilterCallDeadline < 0 {
 		ps.add(pre+"filter_call_deadline", "must not be negative")
 	}
+	if l.FilterTotalMemoryBytes < 0 {
+		ps.add(pre+"filter_total_memory_bytes", "must not be negative")
+	}
 	switch r := l.RequestRate; {
 	case math.IsNaN(r) || math.IsInf(r, 0):
 		ps.add(pre+"request_rate", "%v is not a number of requests per second", r)
@@ -301,7 +303,7 @@ func (l *TenantLimits) validate(ps *problems, pre string) {
 	}
 }
 
-func validateRoute(ps *problems, p string, r *Route, domains map[string]bool, pools map[string]int) {
+func validateRoute(ps *problems, p string, r *Route, domains map[string]bool, pools map[string]int, caps FilterCaps) {
 	switch {
 	case r.Upstream == "" && r.Respond == nil:
 		ps.add(p, "needs an action: upstream or respond")
@@ -328,7 +330,7 @@ func validateRoute(ps *problems, p string, r *Route, domains map[string]bool, po
 		for k := range pools {
 			names[k] = true
 		}
-		validateFilters(ps, p, r.Filters, names)
+		validateFilters(ps, p, r.Filters, names, caps)
 	}
 	if rc := r.Cache; rc != nil {
 		if rc.Enabled && r.Upstream == "" {

@@ -34,6 +34,11 @@ type TenantAPI struct {
 	Modules *Modules
 	// MaxUploadBytes bounds a filter upload; default 32 MiB.
 	MaxUploadBytes int64
+	// FilterCaps are the node's maximums on tenants' filter limits (the
+	// node file's limits.filters): a change that sets a filter limit
+	// above one, or puts a tenant's filters over its memory cap, is
+	// refused with 400. Zero fields take their defaults.
+	FilterCaps config.FilterCaps
 	// Status reports the node's view (served revision, store health).
 	Status func() Status
 	// Logger receives the API's log lines.

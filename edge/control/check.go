@@ -46,7 +46,7 @@ func (a *Admin) checkFilters(ctx context.Context, t config.Tenant, pending map[s
 	}
 	s := proxy.New(nil)
 	load := a.api.Modules.Loader(ctx)
-	s.UseFilters(proxy.Filters{Engine: a.api.Engine, Logger: a.log, Load: func(ref string) ([]byte, error) {
+	s.UseFilters(proxy.Filters{Engine: a.api.Engine, Logger: a.log, Caps: a.api.FilterCaps.WithDefaults(), Load: func(ref string) ([]byte, error) {
 		if sha, ok := refSHA(ref); ok && pending[sha] != nil {
 			return pending[sha], nil
 		}

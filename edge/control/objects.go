@@ -46,7 +46,7 @@ func (a *Admin) validate(r *http.Request, cand *tenantState, filters bool) error
 // SHA-256.
 func (a *Admin) validateWith(r *http.Request, cand *tenantState, filters bool, pending map[string][]byte) error {
 	t, problems := cand.config()
-	if err := config.ValidateTenant(&t); err != nil {
+	if err := config.ValidateTenantWith(&t, a.api.FilterCaps); err != nil {
 		if ce, ok := err.(*config.Error); ok {
 			problems = append(problems, ce.Problems...)
 		}

@@ -14,6 +14,10 @@ type Limits struct {
 	FilterMaxMemoryBytes int64 `yaml:"filter_max_memory_bytes" json:"filter_max_memory_bytes,omitempty"`
 	// FilterCallDeadline caps every filter's per-call deadline.
 	FilterCallDeadline config.Duration `yaml:"filter_call_deadline" json:"filter_call_deadline,omitempty"`
+	// FilterTotalMemoryBytes caps the linear memory the tenant's filters
+	// reserve together (instances × max memory, summed); it lowers the
+	// node's limits.filters.tenant_max_memory_bytes, never raises it.
+	FilterTotalMemoryBytes int64 `yaml:"filter_total_memory_bytes" json:"filter_total_memory_bytes,omitempty"`
 	// CacheMaxBytes caps the tenant's bytes in each node's cache.
 	CacheMaxBytes int64 `yaml:"cache_max_bytes" json:"cache_max_bytes,omitempty"`
 	// RequestRate bounds the tenant's requests per second on each node.
@@ -26,10 +30,11 @@ type Limits struct {
 func (l Limits) apply(t *config.Tenant) {
 	t.CacheMaxBytes = l.CacheMaxBytes
 	t.Limits = config.TenantLimits{
-		FilterMaxMemoryBytes: l.FilterMaxMemoryBytes,
-		FilterCallDeadline:   l.FilterCallDeadline,
-		RequestRate:          l.RequestRate,
-		RequestBurst:         l.RequestBurst,
+		FilterMaxMemoryBytes:   l.FilterMaxMemoryBytes,
+		FilterCallDeadline:     l.FilterCallDeadline,
+		FilterTotalMemoryBytes: l.FilterTotalMemoryBytes,
+		RequestRate:            l.RequestRate,
+		RequestBurst:           l.RequestBurst,
 	}
 }
 

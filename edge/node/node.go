@@ -83,7 +83,10 @@ func New(cfg *config.Config, log *slog.Logger, adminToken string) (*Node, error)
 		maxUpload = config.DefaultAdminMaxUploadBytes
 	}
 	modules := control.NewModules(n.store, filepath.Join(dataDir, "modules"), maxUpload)
-	n.proxy.UseFilters(proxy.Filters{Engine: n.wasm, Logger: log, Load: func(ref string) ([]byte, error) {
+	// The node's maximums on filter limits bound the filters it starts
+	// and every change the admin API accepts.
+	caps := cfg.Limits.Filters.WithDefaults()
+	n.proxy.UseFilters(proxy.Filters{Engine: n.wasm, Logger: log, Caps: caps, Load: func(ref string) ([]byte, error) {
 		if strings.HasPrefix(ref, "sha256:") {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
@@ -149,7 +152,7 @@ func New(cfg *config.Config, log *slog.Logger, adminToken string) (*Node, error)
 		n.admin.SetTenants(cfg.Tenants)
 		n.admin.EnableTenantAPI(control.TenantAPI{
 			Store: n.store, StoreType: storeType, Engine: n.wasm, Modules: modules,
-			MaxUploadBytes: maxUpload, Status: n.reloader.Status, Logger: log,
+			MaxUploadBytes: maxUpload, FilterCaps: caps, Status: n.reloader.Status, Logger: log,
 		})
 		n.adminSv = &http.Server{Handler: n.admin, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"time"
@@ -41,6 +42,12 @@ type Filters struct {
 	// Load returns the bytes of a filter's module, as named by its
 	// configuration. Nil: the module is a file path, read from disk.
 	Load func(module string) ([]byte, error)
+	// Caps are the node's maximums on filter limits (the node file's
+	// limits.filters, its defaults applied by the caller). A filter limit
+	// left at 0 takes the lower of the runtime's default and the
+	// maximum; one set above the maximum (which validation refuses) is
+	// lowered to it. A zero field sets no maximum.
+	Caps config.FilterCaps
 }
 
 // buildFilters starts (or keeps from cur) every filter of every route.
@@ -88,7 +95,7 @@ func (s *Server) startFilter(t *config.Tenant, f *config.Filter, modules map[str
 		bin = b
 		modules[f.Module] = b
 	}
-	lim := filterLimits(&f.Limits, &t.Limits)
+	lim := filterLimits(&f.Limits, &t.Limits, &s.filters.Caps)
 	calls := slices.Clone(f.HTTPUpstreams)
 	slices.Sort(calls)
 	key := pluginKey{
@@ -131,33 +138,32 @@ func (s *Server) startFilter(t *config.Tenant, f *config.Filter, modules map[str
 	return ref, nil
 }
 
-// The runtime's defaults for a filter that sets no memory or call
-// deadline limit (see runtime.Limits); a tenant's cap never raises a
-// filter above them.
-const (
-	runtimeMemoryBytes  = 64 << 20
-	runtimeCallDeadline = 100 * time.Millisecond
-)
-
-// filterLimits are a filter's runtime limits: its own, tightened by its
-// tenant's caps. A capped limit is the lower of the filter's own (or the
-// runtime's default) and the cap.
-func filterLimits(f *config.FilterLimits, t *config.TenantLimits) runtime.Limits {
-	mem := f.MaxMemoryBytes
-	if c := t.FilterMaxMemoryBytes; c > 0 && c < cmp.Or(mem, runtimeMemoryBytes) {
-		mem = c
-	}
-	deadline := f.CallDeadline.D()
-	if c := t.FilterCallDeadline.D(); c > 0 && c < cmp.Or(deadline, runtimeCallDeadline) {
-		deadline = c
-	}
+// filterLimits are a filter's runtime limits: its own, lowered to the
+// node's maximums (n), then tightened by its tenant's caps (t). Each
+// maximum or cap c makes a limit the lower of the filter's own (or, left
+// at 0, the runtime's default) and c; neither ever raises a limit. A
+// limit no maximum or cap lowers stays 0, for the runtime's default.
+// config.ValidateTenantWith counts memory the same way.
+func filterLimits(f *config.FilterLimits, t *config.TenantLimits, n *config.FilterCaps) runtime.Limits {
 	return runtime.Limits{
-		Instances:    f.Instances,
-		MemoryPages:  uint32((mem + 65535) / 65536),
-		CallDeadline: deadline,
-		BodyBytes:    int(f.MaxBodyBytes),
-		HTTPCalls:    f.MaxHTTPCalls,
+		Instances:    capped(f.Instances, goruntime.GOMAXPROCS(0), n.MaxInstances),
+		MemoryPages:  uint32((capped(f.MaxMemoryBytes, config.RuntimeFilterMemoryBytes, n.MaxMemoryBytes, t.FilterMaxMemoryBytes) + 65535) / 65536),
+		CallDeadline: capped(f.CallDeadline.D(), config.RuntimeFilterCallDeadline, n.MaxCallDeadline.D(), t.FilterCallDeadline.D()),
+		BodyBytes:    int(capped(f.MaxBodyBytes, config.RuntimeFilterBodyBytes, n.MaxBodyBytes)),
+		HTTPCalls:    capped(f.MaxHTTPCalls, config.RuntimeFilterHTTPCalls, n.MaxHTTPCalls),
 	}
+}
+
+// capped is own (0 = the runtime's default def) lowered to each positive
+// cap below it; 0 when no cap lowers a default.
+func capped[T int | int64 | time.Duration](own, def T, caps ...T) T {
+	v := own
+	for _, c := range caps {
+		if c > 0 && c < cmp.Or(v, def) {
+			v = c
+		}
+	}
+	return v
 }
 
 // closeUnused closes the plugins of snap that keep does not use.

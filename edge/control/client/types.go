@@ -33,6 +33,10 @@ type Limits struct {
 	FilterMaxMemoryBytes int64 `json:"filter_max_memory_bytes,omitempty"`
 	// FilterCallDeadline caps every filter's per-call deadline.
 	FilterCallDeadline Duration `json:"filter_call_deadline,omitempty"`
+	// FilterTotalMemoryBytes caps the linear memory the tenant's filters
+	// reserve together (instances × max memory, summed); it lowers the
+	// node's own cap, never raises it.
+	FilterTotalMemoryBytes int64 `json:"filter_total_memory_bytes,omitempty"`
 	// CacheMaxBytes caps the tenant's bytes in each node's cache.
 	CacheMaxBytes int64 `json:"cache_max_bytes,omitempty"`
 	// RequestRate bounds the tenant's requests per second on each node.
@@ -226,7 +230,9 @@ type RouteFilter struct {
 	Limits FilterLimits `json:"limits,omitzero"`
 }
 
-// FilterLimits bound one filter; zero fields take the runtime's defaults.
+// FilterLimits bound one filter; zero fields take the runtime's defaults,
+// lowered to the node's maximums. A field above the node's maximum is
+// refused (400, naming the field and the maximum).
 type FilterLimits struct {
 	// Instances is the number of long-lived instances.
 	Instances int `json:"instances,omitempty"`
