@@ -62,6 +62,31 @@ type Store struct {
 	// Username for etcd authentication; its password is read from the
 	// environment variable WEDGE_ETCD_PASSWORD.
 	Username string `yaml:"username"`
+	// TLS, when set, makes every connection to etcd TLS (type etcd
+	// only): host:port endpoints are dialled as https://, and an
+	// http:// endpoint is an error. Nil means no TLS for host:port and
+	// http:// endpoints; https:// ones then check etcd's certificate
+	// against the system's roots, with no client certificate.
+	TLS *StoreTLS `yaml:"tls"`
+}
+
+// StoreTLS is how a node speaks TLS to etcd. Relative paths are resolved
+// against the node file's directory. The files are read when the node
+// starts.
+type StoreTLS struct {
+	// CAFile is a PEM file of the certificate authorities etcd's
+	// certificate must chain to. Empty means the system's roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile is the node's PEM client certificate (and chain), for an
+	// etcd run with --client-cert-auth. Empty means no client
+	// certificate; set it together with KeyFile.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is CertFile's PEM private key. Empty means no client
+	// certificate; set it together with CertFile.
+	KeyFile string `yaml:"key_file"`
+	// ServerName is the name etcd's certificate must be valid for.
+	// Empty means each endpoint's host.
+	ServerName string `yaml:"server_name"`
 }
 
 // Store types.

@@ -177,6 +177,11 @@ func (c *Config) resolvePaths(base string) {
 	}
 	c.DataDir = abs(c.DataDir)
 	c.Store.Path = abs(c.Store.Path)
+	if t := c.Store.TLS; t != nil {
+		tt := *t
+		tt.CAFile, tt.CertFile, tt.KeyFile = abs(t.CAFile), abs(t.CertFile), abs(t.KeyFile)
+		c.Store.TLS = &tt
+	}
 	if c.AdminTLS != nil {
 		t := *c.AdminTLS
 		t.CertFile, t.KeyFile = abs(t.CertFile), abs(t.KeyFile)

@@ -2,11 +2,13 @@ package config
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"maps"
 	"math"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -79,6 +81,7 @@ func (c *Config) validate(baseDir string) []*FieldError {
 		ps.add("admin_max_upload_bytes", "must not be negative")
 	}
 	c.Store.validate(&ps)
+	c.Store.validateFiles(&ps, baseDir)
 	c.Limits.validate(&ps)
 	if c.Cache.MaxBytes < 0 {
 		ps.add("cache.max_bytes", "must not be negative")
@@ -120,6 +123,9 @@ func (s *Store) validate(ps *problems) {
 		if len(s.Endpoints) > 0 || s.Prefix != "" || s.Username != "" {
 			ps.add("store", "endpoints, prefix and username are for type etcd")
 		}
+		if s.TLS != nil {
+			ps.add("store.tls", "is for type etcd")
+		}
 	case StoreEtcd:
 		if s.Path != "" {
 			ps.add("store.path", "is for type embedded")
@@ -131,6 +137,10 @@ func (s *Store) validate(ps *problems) {
 			hp := e
 			if rest, ok := strings.CutPrefix(e, "http://"); ok {
 				hp = rest
+				if s.TLS != nil {
+					ps.add(fmt.Sprintf("store.endpoints[%d]", i), "%q is plain http:// but store.tls is set; write https:// or host:port", e)
+					continue
+				}
 			} else if rest, ok := strings.CutPrefix(e, "https://"); ok {
 				hp = rest
 			}
@@ -141,11 +151,40 @@ func (s *Store) validate(ps *problems) {
 		if s.Prefix != "" && (!strings.HasPrefix(s.Prefix, "/") || !strings.HasSuffix(s.Prefix, "/")) {
 			ps.add("store.prefix", "%q must start and end with /", s.Prefix)
 		}
+		if t := s.TLS; t != nil {
+			if t.CertFile != "" && t.KeyFile == "" {
+				ps.add("store.tls.key_file", "required with cert_file")
+			}
+			if t.KeyFile != "" && t.CertFile == "" {
+				ps.add("store.tls.cert_file", "required with key_file")
+			}
+		}
 	default:
 		ps.add("store.type", "%q is not a store type; want embedded or etcd", s.Type)
 	}
 	if s.DialTimeout < 0 {
 		ps.add("store.dial_timeout", "must not be negative")
+	}
+}
+
+// validateFiles checks that the files of store.tls load: the CA file
+// holds a PEM certificate, the client certificate and key make a pair.
+func (s *Store) validateFiles(ps *problems, baseDir string) {
+	t := s.TLS
+	if s.Type != StoreEtcd || t == nil {
+		return
+	}
+	if t.CAFile != "" {
+		if pem, err := os.ReadFile(resolve(baseDir, t.CAFile)); err != nil {
+			ps.add("store.tls.ca_file", "%v", err)
+		} else if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			ps.add("store.tls.ca_file", "%s holds no PEM certificate", t.CAFile)
+		}
+	}
+	if t.CertFile != "" && t.KeyFile != "" {
+		if _, err := tls.LoadX509KeyPair(resolve(baseDir, t.CertFile), resolve(baseDir, t.KeyFile)); err != nil {
+			ps.add("store.tls", "cannot load the client key pair: %v", err)
+		}
 	}
 }
 

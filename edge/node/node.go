@@ -173,9 +173,14 @@ func openStore(cfg *config.Config, dataDir string) (store.Store, error) {
 	sc := cfg.Store
 	switch sc.Type {
 	case config.StoreEtcd:
+		var tlsFiles *store.EtcdTLS
+		if t := sc.TLS; t != nil {
+			tlsFiles = &store.EtcdTLS{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile, ServerName: t.ServerName}
+		}
 		return store.OpenEtcd(store.EtcdConfig{
 			Endpoints: sc.Endpoints, Prefix: sc.Prefix, DialTimeout: sc.DialTimeout.D(),
 			Username: sc.Username, Password: os.Getenv("WEDGE_ETCD_PASSWORD"),
+			TLS: tlsFiles,
 		})
 	default:
 		path := sc.Path

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,6 +11,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -34,6 +36,27 @@ type EtcdConfig struct {
 	// Username and Password log in when etcd has authentication on;
 	// empty Username means no login.
 	Username, Password string
+	// TLS, when set, makes every connection to etcd TLS: endpoints with
+	// no scheme are dialled as https://, and an http:// endpoint is an
+	// error. Nil means no TLS for those endpoints (https:// ones then
+	// check etcd's certificate against the system's roots, with no
+	// client certificate).
+	TLS *EtcdTLS
+}
+
+// EtcdTLS are the files a client speaks TLS to etcd with. OpenEtcd reads
+// them once: replacing them takes a new client.
+type EtcdTLS struct {
+	// CAFile is a PEM file of the certificate authorities etcd's
+	// certificate must chain to. Empty means the system's roots.
+	CAFile string
+	// CertFile and KeyFile are a PEM client certificate (and chain) and
+	// its private key, for an etcd run with --client-cert-auth. Both or
+	// neither; empty means no client certificate.
+	CertFile, KeyFile string
+	// ServerName is the name etcd's certificate must be valid for.
+	// Empty means each endpoint's host.
+	ServerName string
 }
 
 // Defaults of EtcdConfig.
@@ -50,16 +73,34 @@ type Etcd struct {
 	cli        *clientv3.Client
 	prefix     string
 	reqTimeout time.Duration
+	creds      *tlsCreds // nil without TLS
 }
 
 var _ Store = (*Etcd)(nil)
 
 // OpenEtcd makes a client for cfg. Without a Username it does not wait
 // for etcd: a cluster that is down shows as ErrUnavailable from the
-// calls, and the client reconnects by itself when it is back.
+// calls, and the client reconnects by itself when it is back. With TLS,
+// a call that cannot reach etcd because its certificate is not trusted
+// says so, and wraps the verification error (x509.UnknownAuthorityError,
+// x509.HostnameError, …).
 func OpenEtcd(cfg EtcdConfig) (*Etcd, error) {
 	if len(cfg.Endpoints) == 0 {
 		return nil, errors.New("store: etcd: no endpoints")
+	}
+	endpoints, err := etcdEndpoints(cfg.Endpoints, cfg.TLS != nil)
+	if err != nil {
+		return nil, err
+	}
+	var tc *tls.Config
+	var creds *tlsCreds
+	var dialOpts []grpc.DialOption
+	if cfg.TLS != nil {
+		if tc, err = cfg.TLS.config(); err != nil {
+			return nil, err
+		}
+		creds = newTLSCreds(tc, cfg.TLS.CAFile)
+		dialOpts = []grpc.DialOption{grpc.WithTransportCredentials(creds)}
 	}
 	prefix := cfg.Prefix
 	if prefix == "" {
@@ -74,18 +115,42 @@ func OpenEtcd(cfg EtcdConfig) (*Etcd, error) {
 		req = DefaultEtcdRequestTimeout
 	}
 	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:            append([]string(nil), cfg.Endpoints...),
+		Endpoints:            endpoints,
 		DialTimeout:          dial,
 		DialKeepAliveTime:    10 * time.Second,
 		DialKeepAliveTimeout: 5 * time.Second,
 		Username:             cfg.Username,
 		Password:             cfg.Password,
 		Logger:               zap.NewNop(),
+		TLS:                  tc,
+		// Applied after the client's own options: these credentials
+		// (the same TLS, with errors recorded) replace the ones it makes.
+		DialOptions: dialOpts,
 	})
 	if err != nil {
-		return nil, etcdErr(fmt.Sprintf("etcd %s", strings.Join(cfg.Endpoints, ",")), err)
+		return nil, creds.explain(fmt.Sprintf("etcd %s", strings.Join(endpoints, ",")), err)
 	}
-	return &Etcd{cli: cli, prefix: prefix, reqTimeout: req}, nil
+	return &Etcd{cli: cli, prefix: prefix, reqTimeout: req, creds: creds}, nil
+}
+
+// etcdEndpoints copies endpoints; with TLS, those with no scheme become
+// https://, and an http:// one is an error (the client would dial it in
+// plain text, and every other endpoint with it).
+func etcdEndpoints(endpoints []string, withTLS bool) ([]string, error) {
+	out := make([]string, len(endpoints))
+	for i, ep := range endpoints {
+		out[i] = ep
+		if !withTLS {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(ep, "http://"):
+			return nil, fmt.Errorf("store: etcd endpoint %q is plain http:// but TLS is set; use https://", ep)
+		case !strings.Contains(ep, "://"):
+			out[i] = "https://" + ep
+		}
+	}
+	return out, nil
 }
 
 // Get returns the key's value, or an error wrapping ErrNotFound.
@@ -94,7 +159,7 @@ func (e *Etcd) Get(ctx context.Context, key string) (KV, error) {
 	defer cancel()
 	resp, err := e.cli.Get(ctx, e.prefix+key)
 	if err != nil {
-		return KV{}, etcdErr(fmt.Sprintf("get %q", key), err)
+		return KV{}, e.creds.explain(fmt.Sprintf("get %q", key), err)
 	}
 	if len(resp.Kvs) == 0 {
 		return KV{}, fmt.Errorf("%w: %q", ErrNotFound, key)
@@ -110,7 +175,7 @@ func (e *Etcd) List(ctx context.Context, prefix string) ([]KV, int64, error) {
 	defer cancel()
 	resp, err := e.cli.Get(ctx, e.prefix+prefix, clientv3.WithPrefix())
 	if err != nil {
-		return nil, 0, etcdErr(fmt.Sprintf("list %q", prefix), err)
+		return nil, 0, e.creds.explain(fmt.Sprintf("list %q", prefix), err)
 	}
 	kvs := make([]KV, len(resp.Kvs))
 	for i, kv := range resp.Kvs {
@@ -154,7 +219,7 @@ func (e *Etcd) Txn(ctx context.Context, cmps []Cmp, ops []Op) (int64, error) {
 	}
 	resp, err := e.cli.Txn(ctx).If(conds...).Then(writes...).Else(reads...).Commit()
 	if err != nil {
-		return 0, etcdErr("txn", err)
+		return 0, e.creds.explain("txn", err)
 	}
 	if !resp.Succeeded {
 		for i, c := range cmps {
@@ -238,7 +303,7 @@ func (e *Etcd) Rev(ctx context.Context) (int64, error) {
 	defer cancel()
 	resp, err := e.cli.Get(ctx, e.prefix, clientv3.WithCountOnly())
 	if err != nil {
-		return 0, etcdErr("rev", err)
+		return 0, e.creds.explain("rev", err)
 	}
 	return resp.Header.Revision, nil
 }

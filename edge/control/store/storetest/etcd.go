@@ -32,11 +32,13 @@ const (
 // test's temporary directory. It is killed when the test ends. Call its
 // methods from the test's goroutine.
 type Etcd struct {
-	t    testing.TB
-	bin  string
-	dir  string // data and log
-	args []string
-	url  string // client URL
+	t      testing.TB
+	bin    string
+	dir    string // data and log
+	args   []string
+	url    string       // client URL
+	health *http.Client // for /health
+	certs  *etcdCerts   // nil for a plain etcd
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -50,15 +52,49 @@ var prefixes atomic.Int64
 // an etcd binary on PATH the test fails, saying to run scripts/deps.sh.
 func StartEtcd(t testing.TB) *Etcd {
 	t.Helper()
+	return startEtcd(t, false)
+}
+
+// StartEtcdTLS is StartEtcd for an etcd that serves clients only over
+// TLS and only with a client certificate it trusts (--client-cert-auth).
+// A certificate authority made for the test signs etcd's certificate
+// (for 127.0.0.1, ::1 and localhost) and a client's, all written to the
+// test's temporary directory: ClientTLS has them, Untrusted has a pair
+// etcd does not trust. Its Endpoints are https:// URLs; Open uses
+// ClientTLS. Its peer port stays plain, on loopback.
+func StartEtcdTLS(t testing.TB) *Etcd {
+	t.Helper()
+	return startEtcd(t, true)
+}
+
+func startEtcd(t testing.TB, withTLS bool) *Etcd {
+	t.Helper()
 	bin, err := exec.LookPath("etcd")
 	if err != nil {
 		t.Fatalf("storetest: %v: the store tests need a real etcd; run scripts/deps.sh (it installs Debian's etcd-server)", err)
 	}
 	base := t.TempDir()
+	scheme, health := "http://", healthClient
+	var certs *etcdCerts
+	if withTLS {
+		dir := filepath.Join(base, "certs")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatalf("storetest: %v", err)
+		}
+		if certs, err = makeEtcdCerts(dir); err != nil {
+			t.Fatal(err)
+		}
+		tc, err := certs.client.clientConfig()
+		if err != nil {
+			t.Fatalf("storetest: %v", err)
+		}
+		scheme = "https://"
+		health = &http.Client{Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: tc}}
+	}
 	var errs []string
 	for attempt := range 3 { // a free port can be taken before etcd binds it
-		e := &Etcd{t: t, bin: bin, dir: filepath.Join(base, fmt.Sprint(attempt))}
-		client, peer := "http://"+freeAddr(t), "http://"+freeAddr(t)
+		e := &Etcd{t: t, bin: bin, dir: filepath.Join(base, fmt.Sprint(attempt)), health: health, certs: certs}
+		client, peer := scheme+freeAddr(t), "http://"+freeAddr(t)
 		e.url = client
 		e.args = []string{
 			"--name", "wedge-test",
@@ -68,6 +104,11 @@ func StartEtcd(t testing.TB) *Etcd {
 			"--initial-cluster", "wedge-test=" + peer, "--initial-cluster-state", "new",
 			"--heartbeat-interval", "20", "--election-timeout", "200",
 			"--logger", "zap", "--log-outputs", "stderr", "--log-level", "warn",
+		}
+		if certs != nil {
+			e.args = append(e.args,
+				"--cert-file", certs.serverCert, "--key-file", certs.serverKey,
+				"--trusted-ca-file", certs.client.CAFile, "--client-cert-auth")
 		}
 		if err := os.MkdirAll(e.dir, 0o700); err != nil {
 			t.Fatalf("storetest: %v", err)
@@ -86,14 +127,41 @@ func StartEtcd(t testing.TB) *Etcd {
 // Endpoints are the URLs clients connect to.
 func (e *Etcd) Endpoints() []string { return []string{e.url} }
 
+// ClientTLS are the files a client of a StartEtcdTLS etcd needs: the
+// authority that signed etcd's certificate, and a client certificate
+// etcd trusts. It fails the test for a plain etcd.
+func (e *Etcd) ClientTLS() TLSFiles {
+	e.t.Helper()
+	if e.certs == nil {
+		e.t.Fatal("storetest: ClientTLS of an etcd without TLS")
+	}
+	return e.certs.client
+}
+
+// Untrusted are files a StartEtcdTLS etcd's clients must be refused
+// with: an authority that did not sign etcd's certificate, and a client
+// certificate that authority signed, which etcd does not trust.
+func (e *Etcd) Untrusted() TLSFiles {
+	e.t.Helper()
+	if e.certs == nil {
+		e.t.Fatal("storetest: Untrusted of an etcd without TLS")
+	}
+	return e.certs.untrusted
+}
+
 // Open returns a store on this etcd, under a prefix no other Open has
-// used (so it starts empty), closed when the test ends.
+// used (so it starts empty), closed when the test ends. On a
+// StartEtcdTLS etcd it connects with ClientTLS.
 func (e *Etcd) Open(t testing.TB) *store.Etcd {
 	t.Helper()
-	s, err := store.OpenEtcd(store.EtcdConfig{
+	cfg := store.EtcdConfig{
 		Endpoints: e.Endpoints(),
 		Prefix:    fmt.Sprintf("/wedge-test/%d/", prefixes.Add(1)),
-	})
+	}
+	if e.certs != nil {
+		cfg.TLS = e.certs.client.EtcdTLS()
+	}
+	s, err := store.OpenEtcd(cfg)
 	if err != nil {
 		t.Fatalf("storetest: %v", err)
 	}
@@ -158,7 +226,7 @@ func (e *Etcd) start() error {
 	e.cmd, e.exited = cmd, exited
 	deadline := time.Now().Add(startTimeout)
 	for {
-		if healthy(e.url) {
+		if healthy(e.health, e.url) {
 			return nil
 		}
 		select {
@@ -192,14 +260,14 @@ func (e *Etcd) kill() {
 var healthClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 
 // healthy asks etcd's /health, which says true once it has a leader.
-func healthy(url string) bool {
+func healthy(c *http.Client, url string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/health", nil)
 	if err != nil {
 		return false
 	}
-	resp, err := healthClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return false
 	}
