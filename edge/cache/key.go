@@ -130,9 +130,6 @@ func CanonicalQuery(q string) string {
 	return b.String()
 }
 
-// SortQuery is CanonicalQuery, under the name the proxy knew it by.
-func SortQuery(q string) string { return CanonicalQuery(q) }
-
 // isCanonicalQuery reports whether q has no empty parameter and its
 // parameters are in byte order, in one pass.
 func isCanonicalQuery(q string) bool {

@@ -53,14 +53,6 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// logOf returns l's logger, or one that discards.
-func logOf(l *Listener) *slog.Logger {
-	if l == nil || l.log == nil {
-		return discardLog
-	}
-	return l.log
-}
-
 var discardLog = slog.New(slog.DiscardHandler)
 
 // recoverBug, deferred in a goroutine the proxy starts, turns a panic
@@ -69,17 +61,15 @@ var discardLog = slog.New(slog.DiscardHandler)
 // handler aborts a response on purpose, is not logged.
 func recoverBug(l *Listener, where string) {
 	if p := recover(); p != nil && p != http.ErrAbortHandler {
-		logOf(l).Error("proxy: panic in "+where+": a Wedge bug; only this request fails",
-			"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		recoverLog(l.log, where, p)
 	}
 }
 
-// recoverLog logs a panic p recovered in the request handler (log nil:
-// discarded).
-func recoverLog(log *slog.Logger, p any) {
+// recoverLog logs a panic p recovered in where (log nil: discarded).
+func recoverLog(log *slog.Logger, where string, p any) {
 	if log == nil {
 		log = discardLog
 	}
-	log.Error("proxy: panic serving a request: a Wedge bug; only this request fails",
+	log.Error("proxy: panic in "+where+": a Wedge bug; only this request fails",
 		"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 }

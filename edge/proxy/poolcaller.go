@@ -36,7 +36,7 @@ func (p *poolCaller) Call(ctx context.Context, name string, req *runtime.HTTPReq
 	// Wedge bug) fails the call, never the process.
 	defer func() {
 		if r := recover(); r != nil {
-			recoverLog(p.srv.log, r)
+			recoverLog(p.srv.log, "a filter's HTTP call", r)
 			res, err = nil, fmt.Errorf("proxy: http call to %q failed inside the edge", name)
 		}
 	}()

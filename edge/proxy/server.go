@@ -287,7 +287,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if p := recover(); p != nil {
 			if p != http.ErrAbortHandler {
-				recoverLog(h.l.log, p)
+				recoverLog(h.l.log, "the request handler", p)
 			}
 			panic(http.ErrAbortHandler)
 		}
