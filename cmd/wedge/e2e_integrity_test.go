@@ -106,9 +106,11 @@ func dpFilter(name, module, config, limits string) string {
 	return s
 }
 
-// dpNode is the node layer of these tests: one plain listener "http".
-func dpNode(t *testing.T) string {
-	return "listeners:\n  - name: http\n    address: 127.0.0.1:0\n" + sharedData(t) + "\n"
+// dpNode is the node layer of these tests: a plain listener "http",
+// plus the listeners given (YAML list items), and the shared data
+// directory.
+func dpNode(t *testing.T, more ...string) string {
+	return "listeners:\n  - name: http\n    address: 127.0.0.1:0\n" + strings.Join(more, "") + sharedData(t) + "\n"
 }
 
 // dpGen is a request or response body of n bytes made as it is read, so
@@ -192,7 +194,8 @@ func dpRawExchange(t *testing.T, addr, head string, size int64, chunked bool) (i
 // content-length first) must have the whole edited body reach the
 // origin, framed by a Content-Length equal to its length or chunked. The
 // same for a body exactly at the filter's max_body_bytes that the filter
-// appends to at end of stream. Today the origin gets the client's
+// appends to at end of stream. Over HTTP/1.1, h2c, h2 and h3, with a
+// Content-Length and without (chunked on HTTP/1.1). Today the origin gets the client's
 // Content-Length and the body cut to it (or the exchange fails).
 func TestE2EIntegrityBodyAppend(t *testing.T) {
 	t.Parallel()
@@ -221,14 +224,14 @@ func TestE2EIntegrityBodyAppend(t *testing.T) {
 	}
 	routes.WriteString("      - match: {path_prefix: /limit/}\n        upstream: origin\n        filters:\n")
 	routes.WriteString(dpFilter("edit", module, "append", "max_body_bytes: 64"))
-	n := startWedge(t, dpNode(t)+fmt.Sprintf(`tenants:
+	n := startWedge(t, dpNode(t, "  - name: https\n    address: 127.0.0.1:0\n    tls: {dev_self_signed: true}\n")+fmt.Sprintf(`tenants:
   - name: acme
     domains: [app.test]
     upstreams:
       - name: origin
         endpoints: [%s]
     routes:
-%s`, origin, routes.String()), "http")
+%s`, origin, routes.String()), "http", "https")
 
 	big := strings.Repeat("abcdefghij", 10_000) // 100 kB
 	at64 := strings.Repeat("0123456789abcdef", 4)
@@ -244,17 +247,25 @@ func TestE2EIntegrityBodyAppend(t *testing.T) {
 	cases = append(cases, tcase{"limit/64 bytes at max_body_bytes 64, appended", "/limit/x", at64, at64 + "-APPENDED"})
 
 	id := 0
-	for _, p := range []proto{protoH1, protoH2C} {
-		c := newClient(t, p, n.addr("http"))
+	for _, p := range []struct {
+		name, base string
+		c          *http.Client
+	}{
+		{"h1", "http://app.test", newClient(t, protoH1, n.addr("http"))},
+		{"h2c", "http://app.test", newClient(t, protoH2C, n.addr("http"))},
+		{"h2", "https://app.test", newClient(t, protoH2, n.addr("https"))},
+		{"h3", "https://app.test", dpH3Client(t, n.addr("https"))},
+	} {
+		c := p.c
 		for _, framing := range []string{"content-length", "chunked"} {
 			for _, tc := range cases {
-				t.Run(fmt.Sprintf("%s/%s/%s", p, framing, tc.name), func(t *testing.T) {
+				t.Run(fmt.Sprintf("%s/%s/%s", p.name, framing, tc.name), func(t *testing.T) {
 					id++
 					var body io.Reader = strings.NewReader(tc.body)
 					if framing == "chunked" {
-						body = io.NopCloser(body) // length unknown: chunked on HTTP/1.1, no content-length on h2c
+						body = io.NopCloser(body) // length unknown: chunked on HTTP/1.1, no content-length on HTTP/2 and 3
 					}
-					req, err := http.NewRequest("POST", "http://app.test"+tc.path, body)
+					req, err := http.NewRequest("POST", p.base+tc.path, body)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -297,6 +308,19 @@ func dpShow(b []byte) string {
 		return fmt.Sprintf("%q", b)
 	}
 	return fmt.Sprintf("%q…%q", b[:24], b[len(b)-24:])
+}
+
+// dpH3Client returns an HTTP/3 client that dials addr, a TLS listener's
+// address (HTTP/3 is on the same port number, over UDP), for app.test.
+func dpH3Client(t *testing.T, addr string) *http.Client {
+	tr := &http3.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true, ServerName: "app.test"},
+		Dial: func(ctx context.Context, _ string, tc *tls.Config, qc *quic.Config) (*quic.Conn, error) {
+			return quic.DialAddr(ctx, addr, tc, qc)
+		},
+	}
+	t.Cleanup(func() { tr.Close() })
+	return &http.Client{Transport: tr, Timeout: hangGuard}
 }
 
 // TestE2EIntegrityRespondRouteBody is issue 10 problem 2: body callbacks
@@ -729,13 +753,7 @@ tenants:
         filters:
 %s`, sharedData(t), origin, dpFilter("protocol", binPath(t, "wat/dp_protocol.wasm"), "", "")), "http", "https")
 
-	h3 := &http3.Transport{
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true, ServerName: "app.test"},
-		Dial: func(ctx context.Context, _ string, tc *tls.Config, qc *quic.Config) (*quic.Conn, error) {
-			return quic.DialAddr(ctx, n.addr("https"), tc, qc) // the TLS port number, over UDP
-		},
-	}
-	t.Cleanup(func() { h3.Close() })
+	h3 := dpH3Client(t, n.addr("https"))
 
 	for _, tc := range []struct {
 		name, want string
@@ -770,7 +788,7 @@ tenants:
 			return get(t, newClient(t, protoH2, n.addr("https")), "https://app.test/p")
 		}},
 		{"h3", "HTTP/3", func(t *testing.T) (*http.Response, string) {
-			return get(t, &http.Client{Transport: h3, Timeout: hangGuard}, "https://app.test/p")
+			return get(t, h3, "https://app.test/p")
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
