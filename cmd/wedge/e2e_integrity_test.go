@@ -93,9 +93,12 @@ func (rc *dpRecorder) count() int {
 // dpFilter is one entry of a route's filters list, for routes written
 // at "      - " (six spaces). Every filter gets small limits of its own,
 // so that a tenant with many filters stays within the node's memory cap
-// on a tenant's filters; limits adds to them ("max_body_bytes: 64").
+// on a tenant's filters, and the node's largest call deadline, so that a
+// loaded machine running the race-built binary does not fail a trivial
+// callback on the default 100 ms; limits adds to them
+// ("max_body_bytes: 64").
 func dpFilter(name, module, config, limits string) string {
-	l := "instances: 2, max_memory_bytes: 4194304"
+	l := "instances: 2, max_memory_bytes: 4194304, call_deadline: 1s"
 	if limits != "" {
 		l += ", " + limits
 	}
@@ -646,7 +649,7 @@ func TestE2EIntegrityBodyLimitPaused(t *testing.T) {
         filters:
 %s`, origin, dpFilter("pauser", binPath(t, "wat/dp_pause_headers.wasm"), "", "max_body_bytes: 64")), "http")
 	addr := n.addr("http")
-	names := `"pauser"`
+	names := "pauser" // the filter's name, as the 413 and 502 must say it
 
 	const mib = 1 << 20
 	for _, tc := range []struct {
