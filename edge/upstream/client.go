@@ -107,12 +107,21 @@ func (w *connWriter) Write(p []byte) (int, error) {
 // an io.ReadWriteCloser over the raw connection. Errors are the dialer's
 // (*net.OpError with Op "dial"), net.Error timeouts, or ctx's.
 func (c *Client) RoundTrip(ctx context.Context, req *http.Request, ep string, t Timeouts) (*http.Response, error) {
+	// A request HTTP/1.1 parsers could read differently is refused
+	// before any connection is taken.
+	h, err := checkRequest(req)
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
 	retryable := req.Body == nil && idempotent(req.Method)
 	cn, err := c.get(ctx, ep, t, retryable)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.exchange(ctx, cn, req, t)
+	resp, err := c.exchange(ctx, cn, req, h, t)
 	// A reused connection that the upstream closed just as it was taken
 	// fails before any byte of a response. An idempotent request without
 	// a body is sent again, once, on a new connection.
@@ -120,7 +129,7 @@ func (c *Client) RoundTrip(ctx context.Context, req *http.Request, ep string, t 
 		if cn, err = c.dial(ctx, ep, t); err != nil {
 			return nil, err
 		}
-		resp, err = c.exchange(ctx, cn, req, t)
+		resp, err = c.exchange(ctx, cn, req, h, t)
 	}
 	return resp, err
 }
@@ -143,7 +152,7 @@ var ErrUploadStalled = errors.New("upstream: stopped reading the request body")
 
 var errSwitchWithBody = errors.New("upstream: switched protocols while a request body was being sent")
 
-func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request, t Timeouts) (*http.Response, error) {
+func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request, h checked, t Timeouts) (*http.Response, error) {
 	stop := context.AfterFunc(ctx, func() { cn.nc.SetDeadline(aLongTimeAgo) })
 	var up *upload
 	fail := func(err error) (*http.Response, error) {
@@ -159,7 +168,7 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request, t Ti
 	// hd guards it against a response that arrives before that.
 	hd := &headerDeadline{nc: cn.nc, d: t.ResponseHeader}
 	if req.Body == nil {
-		if err := writeRequest(cn.bw, req); err != nil {
+		if err := writeChecked(cn.bw, req, h); err != nil {
 			return fail(err)
 		}
 		if err := cn.bw.Flush(); err != nil {
@@ -172,7 +181,7 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request, t Ti
 		// outlives the exchange: whoever ends it first (a failure, or the
 		// response body's release) closes the connection, aborts the
 		// request body's read and waits for the writer to return.
-		up = startUpload(cn, req, t, hd)
+		up = startUpload(cn, req, h, t, hd)
 	}
 	cn.lr.n = MaxResponseHeaderBytes
 	var resp *http.Response

@@ -37,37 +37,45 @@ type upload struct {
 }
 
 // startUpload writes req on cn in a new goroutine.
-func startUpload(cn *conn, req *http.Request, t Timeouts, hd *headerDeadline) *upload {
+func startUpload(cn *conn, req *http.Request, h checked, t Timeouts, hd *headerDeadline) *upload {
 	up := &upload{body: req.Body, result: make(chan error, 1)}
 	cn.w.idle = t.ResponseHeader
 	go func() {
-		var err error
-		defer func() {
-			if p := recover(); p != nil {
-				slog.Error("upstream: panic in the request body writer: a Wedge bug; only this request fails",
-					"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				err = fmt.Errorf("%w: %v", ErrWriterPanic, p)
-				hd.abort()
-			}
-			up.result <- err
-		}()
-		err = writeRequest(cn.bw, req)
-		if err == nil {
-			err = cn.bw.Flush()
-		}
+		err := writeUpload(cn, req, h)
 		cn.w.idle = 0
 		cn.nc.SetWriteDeadline(time.Time{})
 		if err == nil {
 			hd.start()
+			up.result <- nil
 			return
 		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			err = fmt.Errorf("%w (%s without progress)", ErrUploadStalled, t.ResponseHeader)
 		}
-		hd.abort() // wake the reader: no answer is coming
+		// The result first, then wake the reader: woken, it polls and
+		// reports this error (a refused request, a stall, a panic), not
+		// the deadline that woke it.
+		up.result <- err
+		hd.abort() // no answer is coming
 	}()
 	return up
+}
+
+// writeUpload writes req on cn; a panic (a Wedge bug) is logged and
+// returned as ErrWriterPanic.
+func writeUpload(cn *conn, req *http.Request, h checked) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			slog.Error("upstream: panic in the request body writer: a Wedge bug; only this request fails",
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = fmt.Errorf("%w: %v", ErrWriterPanic, p)
+		}
+	}()
+	if err = writeChecked(cn.bw, req, h); err == nil {
+		err = cn.bw.Flush()
+	}
+	return err
 }
 
 // poll reports the writer's result if it has ended. A nil upload (no
