@@ -33,6 +33,11 @@ type config struct {
 	// Bucket names the set of buckets: filters of one tenant with the same
 	// bucket name share their counters. Default: the filter's name.
 	Bucket string `json:"bucket"`
+	// OnFull is what a request gets when the host's shared data refuses
+	// to store its bucket (it is full): "deny" (default: the configured
+	// status, Retry-After: 1) or "allow" (not limited). Either way a
+	// warning is logged, at most once a minute per instance.
+	OnFull string `json:"on_full"`
 }
 
 // keyConfig says where a request's bucket key comes from.
@@ -139,6 +144,13 @@ func (c *config) compile() (*plugin, error) {
 		bad("key.missing: %q: want \"ip\", \"deny\" or \"allow\"", c.Key.Missing)
 	}
 
+	switch c.OnFull {
+	case "", "deny":
+		p.denyFull = true
+	case "allow":
+	default:
+		bad("on_full: %q: want \"deny\" or \"allow\"", c.OnFull)
+	}
 	if p.status == 0 {
 		p.status = defaultStatus
 	}

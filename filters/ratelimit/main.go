@@ -7,11 +7,11 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strconv"
+	"time"
 
 	"github.com/wedgeproxy/wedge/sdk"
 )
@@ -26,9 +26,10 @@ func main() {}
 // instances keep changing under us.
 const casAttempts = 8
 
-// maxKeyValue is the longest key kept as is; longer header values are
-// replaced by their SHA-256, so a client cannot store large keys.
-const maxKeyValue = 128
+// warnInterval spaces the filter's warnings (store full, contention):
+// one per instance per interval, the next one saying how many were left
+// out, so a full store does not flood the node's log.
+const warnInterval = int64(time.Minute)
 
 // plugin is a configured ratelimit filter.
 type plugin struct {
@@ -39,13 +40,20 @@ type plugin struct {
 	fromHeader      bool
 	header          string
 	missing         int
+	denyFull        bool // on_full: deny
 
 	prefix      string // of every shared data key: "ratelimit\0<bucket>\0"
 	limit       string // X-RateLimit-Limit
 	missingBody []byte
 
+	// Warnings left out since the last one logged, and when the next
+	// may be (Unix nanoseconds).
+	warnSkipped int
+	warnNext    int64
+
 	// Scratch, reused (the module runs one callback at a time).
-	keyBuf, stateBuf []byte
+	matBuf, stateBuf []byte
+	entries          []entry
 }
 
 func newPlugin(cfg sdk.PluginConfig) (sdk.Plugin, error) {
@@ -113,11 +121,28 @@ func (p *plugin) limitRequest(s *sdk.Stream) (a sdk.Action, limited bool, remain
 		}
 		return sdk.Continue, false, 0
 	}
-	d, err := p.take(key)
+	d, slot, err := p.take(key)
 	if err != nil {
-		// The store failed us: let the request through rather than
-		// refuse traffic the limit was not meant to stop.
-		sdk.Warnf("ratelimit: bucket %q: %v; request allowed", key[len(p.prefix):], err)
+		now := sdk.Now().UnixNano()
+		if errors.Is(err, sdk.ErrInternalFailure) {
+			// The host's shared data is full (its bound per tenant):
+			// on_full says what the request gets.
+			if p.denyFull {
+				p.warnf(now, "ratelimit: the host's shared data refused bucket slot %d (full): %v; request denied (on_full: deny)", slot, err)
+				err = s.SendLocalResponse(p.status, fullBody,
+					sdk.Header{Name: "retry-after", Value: "1"},
+					sdk.Header{Name: "content-type", Value: "text/plain; charset=utf-8"})
+				if err != nil {
+					sdk.Errorf("ratelimit: send %d: %v", p.status, err)
+				}
+				return sdk.Pause, false, 0
+			}
+			p.warnf(now, "ratelimit: the host's shared data refused bucket slot %d (full): %v; request allowed (on_full: allow)", slot, err)
+			return sdk.Continue, false, 0
+		}
+		// The store failed us otherwise: let the request through
+		// rather than refuse traffic the limit was not meant to stop.
+		p.warnf(now, "ratelimit: bucket slot %d: %v; request allowed", slot, err)
 		return sdk.Continue, false, 0
 	}
 	if d.allowed {
@@ -134,7 +159,26 @@ func (p *plugin) limitRequest(s *sdk.Stream) (a sdk.Action, limited bool, remain
 	return sdk.Pause, true, 0
 }
 
-var overBody = []byte("rate limit exceeded\n")
+var (
+	overBody = []byte("rate limit exceeded\n")
+	fullBody = []byte("rate limiter unavailable\n")
+)
+
+// warnf logs a warning unless one was logged less than warnInterval ago;
+// the next one logged counts those left out.
+func (p *plugin) warnf(now int64, format string, args ...any) {
+	if now < p.warnNext {
+		p.warnSkipped++
+		return
+	}
+	msg := fmt.Sprintf(format, args...)
+	if p.warnSkipped > 0 {
+		msg += fmt.Sprintf(" (%d more ratelimit warnings were not logged since the last one)", p.warnSkipped)
+	}
+	sdk.Warnf("%s", msg)
+	p.warnNext = now + warnInterval
+	p.warnSkipped = 0
+}
 
 func (p *plugin) send(s *sdk.Stream, status int, body []byte) {
 	if err := s.SendLocalResponse(status, body, sdk.Header{Name: "content-type", Value: "text/plain; charset=utf-8"}); err != nil {
@@ -148,68 +192,74 @@ var errContended = errors.New("the bucket kept changing under us")
 // instance that writes between our read and our write.
 var setShared = sdk.SetSharedData
 
-// take runs the compare-and-swap loop on the bucket key: read the state,
-// decide, and store the new state only if nobody stored since.
-func (p *plugin) take(key string) (decision, error) {
+// take runs the compare-and-swap loop on the bucket's slot: read the
+// slot, decide, and store the new slot only if nobody stored since. key
+// is what the bucket belongs to; slot is the slot's number, for logs.
+func (p *plugin) take(key []byte) (d decision, slot int, err error) {
+	slotKey, id, slot := locate(p.prefix, key)
 	for range casAttempts {
-		val, cas, err := sdk.GetSharedData(key)
+		val, cas, err := sdk.GetSharedData(slotKey)
 		switch {
 		case errors.Is(err, sdk.ErrNotFound):
-			// A new bucket. Proxy-Wasm has no create-if-absent, so two
+			// A new slot. Proxy-Wasm has no create-if-absent, so two
 			// instances creating one at once may each count a request
 			// against a full bucket: one token of slack, once.
-			cas = 0
+			cas, val = 0, nil
 		case err != nil:
-			return decision{}, err
+			return decision{}, slot, err
 		}
-		d := p.lim.take(decodeState(val), sdk.Now().UnixNano())
+		now := sdk.Now().UnixNano()
+		p.entries = decodeSlot(p.entries[:0], val)
+		d := p.lim.take(stateOf(p.entries, id), now)
 		if !d.allowed {
-			return d, nil
+			return d, slot, nil
 		}
-		p.stateBuf = encodeState(p.stateBuf[:0], d.tat)
-		err = setShared(key, p.stateBuf, cas)
+		es, evicted := update(p.entries, id, d.tat, now)
+		p.entries = es
+		p.stateBuf = encodeSlot(p.stateBuf[:0], es)
+		err = setShared(slotKey, p.stateBuf, cas)
 		if err == nil {
-			return d, nil
+			if evicted {
+				p.warnf(now, "ratelimit: bucket slot %d holds %d buckets in use; the one closest to full was forgotten to make room", slot, slotEntries)
+			}
+			return d, slot, nil
 		}
 		if !errors.Is(err, sdk.ErrCASMismatch) {
-			return decision{}, err
+			return decision{}, slot, err
 		}
 	}
-	return decision{}, errContended
+	return decision{}, slot, errContended
 }
 
-// key returns the shared data key of the request's bucket, and false when
-// the request has none (no header and missing is not "ip", or no client
-// address).
-func (p *plugin) key(s *sdk.Stream) (string, bool) {
-	b := append(p.keyBuf[:0], p.prefix...)
+// key returns what the request's bucket belongs to ("h\x00<value>" or
+// "ip\x00<address>"), and false when the request has none (no header and
+// missing is not "ip", or no client address). The client address is the
+// property source.address, never a header: X-Forwarded-For is the host's
+// to trust or not (Wedge derives source.address from it only for peers
+// that are the listener's trusted proxies).
+func (p *plugin) key(s *sdk.Stream) ([]byte, bool) {
+	b := p.matBuf[:0]
 	if p.fromHeader {
 		v, ok := s.RequestHeaders().Get(p.header)
 		if ok && v != "" {
 			b = append(b, "h\x00"...)
-			if len(v) > maxKeyValue {
-				sum := sha256.Sum256([]byte(v))
-				b = append(b, "sha256:"...)
-				b = hex.AppendEncode(b, sum[:])
-			} else {
-				b = append(b, v...)
-			}
-			p.keyBuf = b
-			return string(b), true
+			b = append(b, v...)
+			p.matBuf = b
+			return b, true
 		}
 		if p.missing != missingIP {
-			return "", false
+			return nil, false
 		}
 	}
 	ip, ok := clientIP()
 	if !ok {
 		sdk.Debugf("ratelimit: no client address (property source.address); request not limited")
-		return "", false
+		return nil, false
 	}
 	b = append(b, "ip\x00"...)
 	b = ip.AppendTo(b)
-	p.keyBuf = b
-	return string(b), true
+	p.matBuf = b
+	return b, true
 }
 
 // clientIP returns the client address of the current stream (property

@@ -2,7 +2,9 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -212,17 +214,48 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
-// TestRateLimitSharedState checks the stored form of a bucket, its key
-// (bucket name from plugin_name or the config), and that a bucket another
-// instance filled limits this one.
+// bucketState reads the state of the bucket of key material (such as
+// "ip\x00192.0.2.1") of the bucket set prefix, from its slot.
+func bucketState(h *sdktest.Host, prefix, material string) (int64, bool) {
+	k, id, _ := locate(prefix, []byte(material))
+	v, _, ok := h.SharedData(k)
+	if !ok {
+		return 0, false
+	}
+	for _, e := range decodeSlot(nil, v) {
+		if e.id == id {
+			return e.tat, true
+		}
+	}
+	return 0, false
+}
+
+// setBucket stores the state of a bucket in its slot, keeping the slot's
+// other buckets, as another instance would.
+func setBucket(h *sdktest.Host, prefix, material string, tat int64) {
+	k, id, _ := locate(prefix, []byte(material))
+	v, _, _ := h.SharedData(k)
+	es := decodeSlot(nil, v)
+	i := slices.IndexFunc(es, func(e entry) bool { return e.id == id })
+	if i < 0 {
+		es = append(es, entry{id: id})
+		i = len(es) - 1
+	}
+	es[i].tat = tat
+	h.SetSharedData(k, encodeSlot(nil, es))
+}
+
+// TestRateLimitSharedState checks where a bucket is stored (its bucket
+// set's name from plugin_name or the config, its key), its stored form,
+// and that a bucket another instance filled limits this one.
 func TestRateLimitSharedState(t *testing.T) {
 	tests := []struct {
-		name, config, pluginName, wantKey string
+		name, config, pluginName, prefix, material string
 	}{
-		{"plugin name", `{"rate":1,"burst":2}`, "rl-api", "ratelimit\x00rl-api\x00ip\x00192.0.2.1"},
-		{"no plugin name", `{"rate":1,"burst":2}`, "", "ratelimit\x00ratelimit\x00ip\x00192.0.2.1"},
-		{"bucket from config", `{"rate":1,"burst":2,"bucket":"shared"}`, "rl-api", "ratelimit\x00shared\x00ip\x00192.0.2.1"},
-		{"header key", `{"rate":1,"burst":2,"key":{"source":"header","header":"x-k"}}`, "rl", "ratelimit\x00rl\x00h\x00192.0.2.1"},
+		{"plugin name", `{"rate":1,"burst":2}`, "rl-api", "ratelimit\x00rl-api\x00", "ip\x00192.0.2.1"},
+		{"no plugin name", `{"rate":1,"burst":2}`, "", "ratelimit\x00ratelimit\x00", "ip\x00192.0.2.1"},
+		{"bucket from config", `{"rate":1,"burst":2,"bucket":"shared"}`, "rl-api", "ratelimit\x00shared\x00", "ip\x00192.0.2.1"},
+		{"header key", `{"rate":1,"burst":2,"key":{"source":"header","header":"x-k"}}`, "rl", "ratelimit\x00rl\x00", "h\x00192.0.2.1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -235,34 +268,37 @@ func TestRateLimitSharedState(t *testing.T) {
 				t.Fatal(err)
 			}
 			run(t, h, p, 0, req{addr: ip1, headers: []string{"x-k", "192.0.2.1"}})
-			v, _, ok := h.SharedData(tt.wantKey)
-			if !ok {
-				t.Fatalf("no shared data under %q", tt.wantKey)
+			k, _, slot := locate(tt.prefix, []byte(tt.material))
+			if want := tt.prefix + "slot\x00" + strconv.Itoa(slot); k != want || slot < 0 || slot >= slots {
+				t.Fatalf("slot key %q (slot %d), want %q", k, slot, want)
 			}
-			if got, want := decodeState(v), t0.Add(time.Second).UnixNano(); got != want {
-				t.Errorf("stored tat %d, want %d", got, want)
+			v, _, ok := h.SharedData(k)
+			if !ok || len(v) != entrySize {
+				t.Fatalf("slot %q holds %q, want one entry", k, v)
+			}
+			if got, ok := bucketState(h, tt.prefix, tt.material); !ok || got != t0.Add(time.Second).UnixNano() {
+				t.Errorf("stored tat %d (%v), want %d", got, ok, t0.Add(time.Second).UnixNano())
 			}
 			// Another instance takes the last token.
-			h.SetSharedData(tt.wantKey, encodeState(nil, t0.Add(2*time.Second).UnixNano()))
+			setBucket(h, tt.prefix, tt.material, t0.Add(2*time.Second).UnixNano())
 			run(t, h, p, 1, req{addr: ip1, headers: []string{"x-k", "192.0.2.1"}, want: 429})
 		})
 	}
 }
 
-// TestRateLimitContention plays other instances that write the bucket
-// between this instance's read and its write.
+// TestRateLimitContention plays other instances that write the bucket's
+// slot between this instance's read and its write.
 func TestRateLimitContention(t *testing.T) {
-	const key = "ratelimit\x00ratelimit\x00ip\x00192.0.2.1"
+	const prefix, material = "ratelimit\x00ratelimit\x00", "ip\x00192.0.2.1"
 	tests := []struct {
 		name      string
 		conflicts int // writes by others, one before each of our writes
 		want      int
 		wantTat   time.Duration // stored state after, from t0
-		wantWarn  bool
 	}{
-		{"no conflict", 0, 0, time.Second, false},
-		{"two conflicts, then ours", 2, 0, 3 * time.Second, false},
-		{"others take the last token", 3, 429, 3 * time.Second, false},
+		{"no conflict", 0, 0, time.Second},
+		{"two conflicts, then ours", 2, 0, 3 * time.Second},
+		{"others take the last token", 3, 429, 3 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -271,22 +307,22 @@ func TestRateLimitContention(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// An existing, full bucket: new ones are created without CAS.
-			h.SetSharedData(key, encodeState(nil, t0.Add(-time.Hour).UnixNano()))
+			// An existing slot: new ones are created without CAS.
+			setBucket(h, prefix, material, t0.Add(-time.Hour).UnixNano())
 			left := tt.conflicts
 			interpose(t, func(k string, v []byte, cas uint32) error {
 				if left > 0 {
 					left--
 					// another instance takes a token
-					cur, _, _ := h.SharedData(k)
-					h.SetSharedData(k, encodeState(nil, max(decodeState(cur), t0.UnixNano())+int64(time.Second)))
+					cur, _ := bucketState(h, prefix, material)
+					setBucket(h, prefix, material, max(cur, t0.UnixNano())+int64(time.Second))
 				}
 				return sdk.SetSharedData(k, v, cas)
 			})
 			run(t, h, p, 0, req{addr: ip1, want: tt.want})
-			v, _, _ := h.SharedData(key)
-			if got := time.Duration(decodeState(v) - t0.UnixNano()); got != tt.wantTat {
-				t.Errorf("stored state t0+%v, want t0+%v", got, tt.wantTat)
+			got, _ := bucketState(h, prefix, material)
+			if d := time.Duration(got - t0.UnixNano()); d != tt.wantTat {
+				t.Errorf("stored state t0+%v, want t0+%v", d, tt.wantTat)
 			}
 		})
 	}
@@ -297,11 +333,11 @@ func TestRateLimitContention(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h.SetSharedData(key, encodeState(nil, t0.Add(-time.Hour).UnixNano()))
+		setBucket(h, prefix, material, t0.Add(-time.Hour).UnixNano())
 		calls := 0
 		interpose(t, func(k string, v []byte, cas uint32) error {
 			calls++
-			h.SetSharedData(k, encodeState(nil, t0.UnixNano()))
+			setBucket(h, prefix, material, t0.UnixNano())
 			return sdk.SetSharedData(k, v, cas)
 		})
 		run(t, h, p, 0, req{addr: ip1})
@@ -312,20 +348,164 @@ func TestRateLimitContention(t *testing.T) {
 			t.Errorf("no warning: %v", h.Logs())
 		}
 	})
+}
 
-	t.Run("store failure: allowed, with a warning", func(t *testing.T) {
-		h := sdktest.NewHost(t)
-		p, err := h.NewPlugin(newPlugin, `{"rate":1,"burst":1}`)
-		if err != nil {
-			t.Fatal(err)
+// TestRateLimitStoreFull: when the host's shared data refuses the bucket
+// (it is full), on_full decides: deny (the default) answers the
+// configured status with Retry-After: 1, allow lets the request through;
+// either way a warning is logged, at most one a minute, the next one
+// counting those left out.
+func TestRateLimitStoreFull(t *testing.T) {
+	for _, tt := range []struct {
+		config, warning string
+		want            int
+	}{
+		{`{"rate":1,"burst":1}`, "request denied (on_full: deny)", 429},
+		{`{"rate":1,"burst":1,"on_full":"deny","status":503}`, "request denied (on_full: deny)", 503},
+		{`{"rate":1,"burst":1,"on_full":"allow"}`, "request allowed (on_full: allow)", 0},
+	} {
+		t.Run(tt.config, func(t *testing.T) {
+			h := sdktest.NewHost(t)
+			p, err := h.NewPlugin(newPlugin, tt.config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			interpose(t, func(string, []byte, uint32) error { return errors.Join(sdk.ErrInternalFailure) })
+			denied := req{addr: ip1, want: tt.want, wantHeaders: []string{"retry-after", "1", "x-ratelimit-limit", "-"}}
+			if tt.want == 0 {
+				denied.wantHeaders = nil
+			}
+			for i := range 3 {
+				run(t, h, p, i, denied)
+			}
+			warnings := func() (n int, last string) {
+				for _, l := range h.Logs() {
+					if l.Level == sdk.LevelWarn {
+						n++
+						last = l.Message
+					}
+				}
+				return n, last
+			}
+			if n, last := warnings(); n != 1 || !strings.Contains(last, "the host's shared data refused bucket slot") || !strings.Contains(last, tt.warning) {
+				t.Fatalf("%d warnings, the last %q; want one saying %q", n, last, tt.warning)
+			}
+			denied.at = time.Minute
+			run(t, h, p, 3, denied)
+			if n, last := warnings(); n != 2 || !strings.Contains(last, "(2 more ratelimit warnings were not logged since the last one)") {
+				t.Fatalf("%d warnings, the last %q; want a second counting 2 left out", n, last)
+			}
+		})
+	}
+}
+
+// TestRateLimitBucketsExpire: buckets live in a bounded set of slots, and
+// a bucket whose state is past is dropped from its slot the next time the
+// slot is written, so clients that come and go never fill the store (it
+// used to keep one key per client for good, and past the host's 65,536
+// keys every new client was let through unlimited).
+func TestRateLimitBucketsExpire(t *testing.T) {
+	const prefix = "ratelimit\x00ratelimit\x00"
+	h := sdktest.NewHost(t)
+	p, err := h.NewPlugin(newPlugin, `{"rate":1,"burst":1}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const clients = 5000
+	addr := func(i int) string { return fmt.Sprintf("10.%d.%d.1:1", i/256, i%256) }
+	for i := range clients {
+		run(t, h, p, i, req{addr: addr(i)})
+	}
+	stored := func() (total, most int) {
+		for i := range slots {
+			v, _, ok := h.SharedData(prefix + "slot\x00" + strconv.Itoa(i))
+			if !ok {
+				continue
+			}
+			n := len(decodeSlot(nil, v))
+			total += n
+			most = max(most, n)
 		}
-		interpose(t, func(string, []byte, uint32) error { return errors.Join(sdk.ErrInternalFailure) })
-		run(t, h, p, 0, req{addr: ip1})
-		run(t, h, p, 1, req{addr: ip1})
-		if !h.Logged(sdk.LevelWarn, "request allowed") {
-			t.Errorf("no warning: %v", h.Logs())
+		return total, most
+	}
+	if total, most := stored(); total != clients || most > slotEntries {
+		t.Fatalf("%d buckets stored, at most %d in a slot; want %d, at most %d", total, most, clients, slotEntries)
+	}
+	if _, _, ok := h.SharedData(prefix + "ip\x00" + "10.0.0.1"); ok {
+		t.Fatal("a bucket is stored under its own key")
+	}
+	// Still limited within the second.
+	run(t, h, p, 0, req{addr: addr(0), want: 429, at: 500 * time.Millisecond})
+	// A second later every bucket is full again: the next write of each
+	// slot drops the buckets it held, and a returning client starts from
+	// a full bucket.
+	for i := range clients {
+		run(t, h, p, i, req{addr: addr(i), at: time.Second})
+	}
+	if total, _ := stored(); total != clients {
+		t.Fatalf("%d buckets stored after they all expired and came back, want %d", total, clients)
+	}
+	run(t, h, p, 0, req{addr: "192.0.2.200:1", at: 3 * time.Second})
+	k, _, _ := locate(prefix, []byte("ip\x00192.0.2.200"))
+	if v, _, _ := h.SharedData(k); len(decodeSlot(nil, v)) != 1 {
+		t.Errorf("the slot written after every bucket expired holds %d buckets, want 1", len(decodeSlot(nil, v)))
+	}
+}
+
+// TestRateLimitSlotFull floods one slot with new clients: the slot keeps
+// slotEntries buckets, dropping the one closest to full each time, so the
+// client most over its limit stays limited; a warning says so.
+func TestRateLimitSlotFull(t *testing.T) {
+	const prefix = "ratelimit\x00ratelimit\x00"
+	h := sdktest.NewHost(t)
+	p, err := h.NewPlugin(newPlugin, `{"rate":1,"period":"1h","burst":2,"key":{"source":"header","header":"x-k"}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, victimSlot := locate(prefix, []byte("h\x00heavy"))
+	var flood []string
+	for i := 0; len(flood) < 2*slotEntries; i++ {
+		v := "k" + strconv.Itoa(i)
+		if _, _, s := locate(prefix, []byte("h\x00"+v)); s == victimSlot {
+			flood = append(flood, v)
 		}
-	})
+	}
+	run(t, h, p, 0, req{addr: ip1, headers: []string{"x-k", "heavy"}})
+	run(t, h, p, 1, req{addr: ip1, headers: []string{"x-k", "heavy"}})
+	run(t, h, p, 2, req{addr: ip1, headers: []string{"x-k", "heavy"}, want: 429})
+	for i, v := range flood {
+		run(t, h, p, 3+i, req{addr: ip1, headers: []string{"x-k", v}, at: time.Second})
+	}
+	k, _, _ := locate(prefix, []byte("h\x00heavy"))
+	v, _, _ := h.SharedData(k)
+	if n := len(decodeSlot(nil, v)); n != slotEntries {
+		t.Errorf("the slot holds %d buckets, want %d", n, slotEntries)
+	}
+	run(t, h, p, 100, req{addr: ip1, headers: []string{"x-k", "heavy"}, at: 2 * time.Second, want: 429})
+	// The last client of the flood is still counted.
+	last := flood[len(flood)-1]
+	run(t, h, p, 101, req{addr: ip1, headers: []string{"x-k", last}, at: 2 * time.Second})
+	run(t, h, p, 102, req{addr: ip1, headers: []string{"x-k", last}, at: 2 * time.Second, want: 429})
+	if !h.Logged(sdk.LevelWarn, "the one closest to full was forgotten to make room") {
+		t.Errorf("no warning: %v", h.Logs())
+	}
+}
+
+// TestRateLimitIgnoresForwardedFor: with source "ip" the key is the
+// source.address property alone; X-Forwarded-For and its kin are the
+// host's to trust (Wedge makes source.address the forwarded client only
+// for the listener's trusted proxies), never the filter's.
+func TestRateLimitIgnoresForwardedFor(t *testing.T) {
+	h := sdktest.NewHost(t)
+	p, err := h.NewPlugin(newPlugin, `{"rate":1,"burst":1}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, h, p, 0, req{addr: ip1, headers: []string{"x-forwarded-for", "203.0.113.1", "x-real-ip", "203.0.113.1", "forwarded", "for=203.0.113.1"}})
+	// Another forwarded address from the same peer: the same bucket.
+	run(t, h, p, 1, req{addr: ip1, headers: []string{"x-forwarded-for", "203.0.113.2", "x-real-ip", "203.0.113.2", "forwarded", "for=203.0.113.2"}, want: 429})
+	// Another peer claiming to forward for the first: its own bucket.
+	run(t, h, p, 2, req{addr: "198.51.100.9:1", headers: []string{"x-forwarded-for", "192.0.2.1"}})
 }
 
 func interpose(t *testing.T, f func(string, []byte, uint32) error) {
@@ -358,6 +538,7 @@ func TestRateLimitBadConfig(t *testing.T) {
 		{"2xx status", `{"rate":1,"status":200}`, []string{"status: 200: want a 4xx or 5xx status"}},
 		{"status out of range", `{"rate":1,"status":700}`, []string{"status: 700"}},
 		{"bucket with NUL", `{"rate":1,"bucket":"a\u0000b"}`, []string{"bucket: must not contain NUL"}},
+		{"bad on_full", `{"rate":1,"on_full":"block"}`, []string{`on_full: "block": want "deny" or "allow"`}},
 		{"unknown field", `{"rate":1,"brust":5}`, []string{`unknown field "brust"`}},
 		{"rate as a string", `{"rate":"10/s"}`, []string{"sdk: config"}},
 		{"every problem at once", `{"rate":0,"period":"x","status":302,"key":{"source":"ip","missing":"deny"}}`,
@@ -410,5 +591,8 @@ func TestLimiter(t *testing.T) {
 	}
 	if decodeState([]byte("junk")) != 0 {
 		t.Error("a stored value of the wrong size is not a new bucket")
+	}
+	if es := decodeSlot(nil, make([]byte, entrySize+1)); len(es) != 0 {
+		t.Error("a slot not made of whole entries is not empty")
 	}
 }
