@@ -104,6 +104,8 @@ func TestCompileHugeCounts(t *testing.T) {
 		{"data segments", slices.Concat(hdr, section(11, big...))},
 		{"parameters", slices.Concat(hdr, section(1, append([]byte{1, 0x60}, big...)...))},
 		{"locals", slices.Concat(hdr, typ, fn, section(10, append(append([]byte{1, 8, 1}, big...), 0x7f, 0x0b)...))},
+		{"function names", slices.Concat(hdr, typ, fn, section(10, 1, 2, 0, 0x0b), section(0, append([]byte{4, 'n', 'a', 'm', 'e', 1, 5}, big...)...))},
+		{"local names", slices.Concat(hdr, typ, fn, section(10, 1, 2, 0, 0x0b), section(0, append([]byte{4, 'n', 'a', 'm', 'e', 2, 5}, big...)...))},
 	} {
 		_, err := e.Compile(context.Background(), tt.bin)
 		if err == nil || !strings.HasPrefix(err.Error(), "runtime: invalid WebAssembly module: ") {

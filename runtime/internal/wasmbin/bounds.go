@@ -7,8 +7,9 @@ import "fmt"
 const MaxLocals = 50000
 
 // checkVectors checks, in section order, that no vector of the sections a
-// compiler decodes claims more elements than its bytes can hold, and that
-// no function declares more than MaxLocals locals. A compiler that
+// compiler decodes (the "name" custom section's function and local names
+// included) claims more elements than its bytes can hold, and that no
+// function declares more than MaxLocals locals. A compiler that
 // allocates from the counts it reads (as wazero does) then allocates in
 // proportion to the module's size, never to a count the bytes do not back:
 // a few bytes claiming 2³² imports, globals, parameters or locals would
@@ -126,7 +127,92 @@ func checkVectors(b []byte, l layout) error {
 	if err := checkCode(b, l.code); err != nil {
 		return err
 	}
-	return checkData(b, l.data)
+	if err := checkData(b, l.data); err != nil {
+		return err
+	}
+	// The "name" sections, found again (scan keeps nothing of custom
+	// sections, so as not to allocate): their framing is checked.
+	d := decoder{b: b, pos: 8, end: len(b)}
+	for !d.done() {
+		start := d.pos
+		id, _ := d.byte()
+		size, _ := d.u32()
+		s := span{start: start, body: d.pos, end: d.pos + int(size)}
+		d.pos = s.end
+		if id != secCustom {
+			continue
+		}
+		cd := decoder{b: b, pos: s.body, end: s.end}
+		if n, _ := cd.name(); string(n) != "name" {
+			continue
+		}
+		s.body = cd.pos
+		if err := checkNames(b, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkNames checks the vectors of the subsections of a "name" custom
+// section that compilers decode: the module name (0), function names (1)
+// and local names (2). Other subsections are skipped by their size.
+func checkNames(b []byte, s span) error {
+	d := decoder{b: b, pos: s.body, end: s.end}
+	for !d.done() {
+		id, _ := d.byte()
+		size, err := d.u32()
+		if err == nil {
+			err = d.skip(int(size))
+		}
+		if err != nil {
+			return fmt.Errorf("name section: subsection %d: %w", id, err)
+		}
+		sd := decoder{b: b, pos: d.pos - int(size), end: d.pos}
+		switch id {
+		case 0:
+			_, err = sd.name()
+		case 1:
+			err = nameMap(&sd)
+		case 2:
+			var n uint32
+			// Smallest entry: a function index and an empty map.
+			if n, err = sd.count("functions with local names", 2); err == nil {
+				for range n {
+					if _, err = sd.u32(); err == nil {
+						err = nameMap(&sd)
+					}
+					if err != nil {
+						break
+					}
+				}
+			}
+		default:
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("name section: subsection %d: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// nameMap skips a name map: a vector of indices and names.
+func nameMap(d *decoder) error {
+	// Smallest entry: an index and an empty name.
+	n, err := d.count("names", 2)
+	if err != nil {
+		return err
+	}
+	for range n {
+		if _, err := d.u32(); err != nil {
+			return err
+		}
+		if _, err := d.name(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func finished(d *decoder, section, what string) error {

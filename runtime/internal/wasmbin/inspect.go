@@ -62,7 +62,8 @@ type Interface struct {
 // It also refuses (ErrMalformed) a module any vector of which claims more
 // elements than its bytes can hold — types, parameters, results,
 // functions, tables, memories, tags, globals, element segments and their
-// entries, function bodies and their local declarations, data segments —
+// entries, function bodies and their local declarations, data segments,
+// the function and local names of a "name" section —
 // and (ErrUnsupported) a function with more than MaxLocals locals: wazero
 // allocates from those counts before it finds the bytes missing, so a
 // module of a few bytes could otherwise exhaust the host's memory.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -105,6 +107,15 @@ func TestInspect(t *testing.T) {
 func FuzzInspect(f *testing.F) {
 	f.Add(filterModule())
 	f.Add(filterModule(custom("name", 1, 2, 3)))
+	f.Add(filterModule(custom("name", 1, 5, 1, 2, 1, 'f', 0)))
+	// The hand-written test modules, when built (make fuzz builds them).
+	if wats, _ := filepath.Glob("../../../bin/wat/*.wasm"); len(wats) > 0 {
+		for _, w := range wats {
+			if b, err := os.ReadFile(w); err == nil {
+				f.Add(b)
+			}
+		}
+	}
 	f.Add(richModule())
 	for _, c := range rewriteCases() {
 		f.Add(c.in)
@@ -207,6 +218,11 @@ func TestInspectHugeCounts(t *testing.T) {
 		{"locals", mod(typeSec, funcSec, sec(secCode, vec(cat(uleb(8), []byte{0x01}, big, []byte{i32, end})))), "body 0: offset 0x1e: unsupported: more than 50000 locals"},
 		{"data segments", mod(sec(secData, big)), "4294967295 data segments cannot fit"},
 		{"data bytes", mod(sec(secData, vec(cat([]byte{0x01}, big)))), "segment 0: malformed module"},
+		{"function names", mod(typeSec, funcSec, codeSec, custom("name", cat([]byte{1, 5}, big)...)), "name section: subsection 1: malformed module at offset 0x29: 4294967295 names cannot fit"},
+		{"local name maps", mod(typeSec, funcSec, codeSec, custom("name", cat([]byte{2, 5}, big)...)), "4294967295 functions with local names cannot fit"},
+		{"local names", mod(typeSec, funcSec, codeSec, custom("name", cat([]byte{2, 7, 1, 0}, big)...)), "4294967295 names cannot fit"},
+		{"module name", mod(typeSec, funcSec, codeSec, custom("name", cat([]byte{0, 5}, big)...)), "subsection 0: malformed module"},
+		{"subsection past the end", mod(typeSec, funcSec, codeSec, custom("name", 1, 9, 0)), "subsection 1: malformed module"},
 	}
 	for _, tt := range tests {
 		_, err := Inspect(tt.in)
@@ -216,6 +232,16 @@ func TestInspectHugeCounts(t *testing.T) {
 		if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) {
 			t.Errorf("%s: %v is none of the package's errors", tt.name, err)
 		}
+	}
+	// Well-formed names, and subsections compilers do not read, are fine.
+	subsection := func(id byte, body []byte) []byte { return cat([]byte{id}, uleb(uint64(len(body))), body) }
+	names := custom("name", cat(
+		subsection(0, name("mod")),
+		subsection(1, vec(cat(uleb(0), name("f")))),
+		subsection(2, vec(cat(uleb(0), vec(cat(uleb(0), name("x")))))),
+		subsection(9, []byte{0xff, 0xff}))...)
+	if _, err := Inspect(mod(typeSec, funcSec, codeSec, names)); err != nil {
+		t.Errorf("good name section: %v", err)
 	}
 	// At the bound, locals are fine.
 	body := cat([]byte{0x01}, uleb(MaxLocals), []byte{i32, 0x41, 0x00, end})

@@ -294,7 +294,7 @@ func richModule() []byte {
 		sec(secGlobal, vec(glob(i32, true, i32c(300)...), glob(f64, true, 0x23, 0x00), glob(v128, false, cat([]byte{0xfd, 0x0c}, make([]byte, 16))...))),
 		sec(secExport, vec(exp("run", kindFunc, 1), exp("mem", kindMemory, 0))),
 		sec(secElement, vec()), sec(secDataCount, uleb(1)), codeSec,
-		sec(secData, vec(cat([]byte{0x01}, name("hi")))), custom("name", 2, 3))
+		sec(secData, vec(cat([]byte{0x01}, name("hi")))), custom("name", 0, 1, 0))
 }
 
 // TestTruncated cuts a module at every length: a cut between sections is a
