@@ -67,6 +67,28 @@ func writeChecked(bw *bufio.Writer, req *http.Request, h checked) error {
 	if req.Body != nil {
 		defer req.Body.Close()
 	}
+	// A body of unknown length on a method that usually has none (an
+	// HTTP/3 GET) is probed for its first byte, as net/http does: an
+	// empty one is not sent at all rather than as an empty chunked body.
+	// The byte is read into bw's free buffer and kept in first.
+	var first byte
+	probed := false
+	if hasBody && req.ContentLength <= 0 && usuallyNoBody(req.Method) {
+		if bw.Available() == 0 {
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+		}
+		buf := bw.AvailableBuffer()[:1]
+		switch _, err := io.ReadFull(req.Body, buf); err {
+		case nil:
+			first, probed = buf[0], true
+		case io.EOF:
+			hasBody = false
+		default:
+			return err
+		}
+	}
 	chunked := hasBody && (req.ContentLength <= 0 || req.Trailer != nil)
 
 	bw.WriteString(req.Method)
@@ -109,6 +131,14 @@ func writeChecked(bw *bufio.Writer, req *http.Request, h checked) error {
 			bw.WriteString("\r\n")
 		}
 		bw.WriteString("\r\n")
+		if probed {
+			bw.WriteString("1\r\n")
+			bw.WriteByte(first)
+			bw.WriteString("\r\n")
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+		}
 		return writeChunked(bw, req)
 	case hasBody:
 		bw.WriteString("Content-Length: ")
@@ -121,6 +151,16 @@ func writeChecked(bw *bufio.Writer, req *http.Request, h checked) error {
 		bw.WriteString("\r\n")
 	}
 	return nil
+}
+
+// usuallyNoBody reports the methods whose requests usually have no body
+// (net/http's list).
+func usuallyNoBody(method string) bool {
+	switch method {
+	case "GET", "HEAD", "DELETE", "OPTIONS", "PROPFIND", "SEARCH":
+		return true
+	}
+	return false
 }
 
 // checkRequest validates everything writeChecked writes from req (the

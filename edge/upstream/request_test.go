@@ -270,3 +270,34 @@ func (c *countingReader) Read(p []byte) (int, error) {
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("connection reset") }
+
+// TestWriteRequestProbesUnknownLength checks that a body of unknown
+// length (an HTTP/3 request's) on a method that usually has none is sent
+// only when it has a byte: an empty one goes without framing, as net/http
+// sends it; other methods send an empty chunked body.
+func TestWriteRequestProbesUnknownLength(t *testing.T) {
+	for _, tc := range []struct {
+		method, body, want string
+	}{
+		{"GET", "", "GET /c HTTP/1.1\r\nHost: h\r\n\r\n"},
+		{"HEAD", "", "HEAD /c HTTP/1.1\r\nHost: h\r\n\r\n"},
+		{"GET", "abc", "GET /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n2\r\nbc\r\n0\r\n\r\n"},
+		{"POST", "", "POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+	} {
+		u, _ := url.Parse("http://e/c")
+		body := &trailerSetter{r: io.NopCloser(strings.NewReader(tc.body)), set: func() {}}
+		req := &http.Request{Method: tc.method, URL: u, Host: "h", Header: http.Header{}, Body: body, ContentLength: -1}
+		var buf bytes.Buffer
+		bw := bufio.NewWriter(&buf)
+		if err := writeRequest(bw, req); err != nil {
+			t.Fatal(err)
+		}
+		bw.Flush()
+		if buf.String() != tc.want {
+			t.Errorf("%s with body %q: wrote %q, want %q", tc.method, tc.body, buf.String(), tc.want)
+		}
+		if !body.closed {
+			t.Errorf("%s with body %q: the body was not closed", tc.method, tc.body)
+		}
+	}
+}
