@@ -77,6 +77,7 @@ fuzz: wat
 	$(GO) test ./edge/config -run '^$$' -fuzz FuzzParse -fuzztime 30s
 	$(GO) test ./edge/route -run '^$$' -fuzz FuzzNormalizeHost -fuzztime 30s
 	$(GO) test ./runtime -run '^$$' -fuzz FuzzHostCalls -fuzztime 30s
+	$(GO) test ./runtime/internal/wasmbin -run '^$$' -fuzz '^FuzzInspect$$' -fuzztime 30s
 	$(GO) test ./edge/control -run '^$$' -fuzz FuzzTenants -fuzztime 30s
 	$(GO) test ./edge/control -run '^$$' -fuzz FuzzPutRoutes -fuzztime 30s
 	$(GO) test ./edge/control/store -run '^$$' -fuzz FuzzGunzip -fuzztime 30s

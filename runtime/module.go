@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -28,6 +29,8 @@ type Module struct {
 	env     api.Module
 	globals []string
 	initFn  string // "_initialize", "_start" or ""
+	http    bool   // exports an HTTP stream callback
+	network bool   // exports a network (TCP) stream callback
 	hasMain bool
 	minMem  uint32 // pages the module's memory starts with
 
@@ -44,6 +47,38 @@ type Module struct {
 
 // ABI returns the ABI marker the module exports.
 func (m *Module) ABI() string { return m.abi }
+
+// HTTPCallbacks are the guest exports that make a module an HTTP filter:
+// the host calls them on an HTTP stream.
+var httpCallbacks = []string{
+	"proxy_on_request_headers", "proxy_on_request_body", "proxy_on_request_trailers",
+	"proxy_on_response_headers", "proxy_on_response_body", "proxy_on_response_trailers",
+}
+
+// networkCallbacks are the guest exports of a network (TCP) filter.
+var networkCallbacks = []string{
+	"proxy_on_new_connection", "proxy_on_downstream_data", "proxy_on_upstream_data",
+	"proxy_on_downstream_connection_close", "proxy_on_upstream_connection_close",
+}
+
+// HTTPFilter reports whether the module exports at least one HTTP stream
+// callback (proxy_on_request_headers, proxy_on_request_body,
+// proxy_on_request_trailers, proxy_on_response_headers,
+// proxy_on_response_body or proxy_on_response_trailers). A module that
+// exports none does nothing on an HTTP stream but get
+// proxy_on_context_create, proxy_on_log, proxy_on_done and
+// proxy_on_delete.
+func (m *Module) HTTPFilter() bool { return m.http }
+
+// NetworkFilter reports whether the module exports at least one network
+// (TCP) stream callback (proxy_on_new_connection,
+// proxy_on_downstream_data, proxy_on_upstream_data,
+// proxy_on_downstream_connection_close or
+// proxy_on_upstream_connection_close).
+func (m *Module) NetworkFilter() bool { return m.network }
+
+// HTTPCallbacks lists the exports HTTPFilter looks for, for messages.
+func HTTPCallbacks() []string { return slices.Clone(httpCallbacks) }
 
 // Hash returns the hex sha256 of the module's bytes.
 func (m *Module) Hash() string { return fmt.Sprintf("%x", m.hash) }
@@ -143,6 +178,17 @@ func (s sig) matches(params, results []api.ValueType) bool {
 
 // compileModule does the work of Engine.Compile.
 func compileModule(ctx context.Context, e *Engine, wasm []byte, sum [32]byte, seq uint64) (*Module, error) {
+	// The imports and exports are checked before anything is compiled: a
+	// module that could never run is refused at the cost of reading its
+	// section headers, whatever its size, and a module whose counts the
+	// bytes do not back never reaches the compiler (see wasmbin.Inspect).
+	iface, err := wasmbin.Inspect(wasm)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: invalid WebAssembly module: %w", err)
+	}
+	if err := precheck(iface); err != nil {
+		return nil, err
+	}
 	bin, globals, rewriteErr := wasmbin.ExportMutableGlobals(wasm, globalPrefix)
 	var segs []wasmbin.Segment
 	stripped := false
@@ -180,31 +226,103 @@ func compileModule(ctx context.Context, e *Engine, wasm []byte, sum [32]byte, se
 	return m, nil
 }
 
+// precheck refuses, from its import and export sections alone, a module
+// check would refuse once compiled: no ABI marker, no allocator, no
+// "memory" export, an imported memory, an import from an unknown host
+// module. The errors are check's.
+func precheck(it *wasmbin.Interface) error {
+	funcs := map[string]bool{}
+	for _, e := range it.Exports {
+		if e.Kind == wasmbin.KindFunc {
+			funcs[e.Name] = true
+		}
+	}
+	if _, err := abiMarker(funcs); err != nil {
+		return err
+	}
+	if err := allocator(funcs); err != nil {
+		return err
+	}
+	for _, im := range it.Imports {
+		if im.Kind == wasmbin.KindMemory {
+			return errImportedMemory
+		}
+	}
+	if !it.Exported("memory", wasmbin.KindMemory) {
+		return errNoMemory
+	}
+	for _, im := range it.Imports {
+		if im.Kind != wasmbin.KindFunc {
+			continue
+		}
+		if err := hostModule(im.Module, im.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var (
+	errImportedMemory = errors.New("runtime: module imports its memory; a filter must define its own")
+	// The ABI has the host reach guest memory through the "memory"
+	// export; without it instances have no memory the host can use
+	// (and a hidden one would escape the page limit checked from it).
+	errNoMemory = errors.New(`runtime: module does not export its memory as "memory"`)
+)
+
+// abiMarker returns the first ABI marker among the exported functions.
+func abiMarker[V any](exports map[string]V) (string, error) {
+	for _, mk := range abiMarkers {
+		if _, ok := exports[mk]; ok {
+			return mk, nil
+		}
+	}
+	var found []string
+	for name := range exports {
+		if strings.HasPrefix(name, "proxy_abi_version_") {
+			found = append(found, name)
+		}
+	}
+	slices.Sort(found)
+	desc := "none"
+	if len(found) > 0 {
+		desc = strings.Join(found, ", ")
+	}
+	return "", fmt.Errorf("runtime: module exports no supported Proxy-Wasm ABI marker (want %s; found: %s)",
+		strings.Join(abiMarkers, " or "), desc)
+}
+
+func allocator[V any](exports map[string]V) error {
+	if _, ok := exports["proxy_on_memory_allocate"]; !ok {
+		if _, ok := exports["malloc"]; !ok {
+			return fmt.Errorf("runtime: module exports neither proxy_on_memory_allocate nor malloc")
+		}
+	}
+	return nil
+}
+
+// hostModule refuses an import from a module other than env and
+// wasi_snapshot_preview1.
+func hostModule(mod, name string) error {
+	switch mod {
+	case "env", "wasi_snapshot_preview1":
+		return nil
+	}
+	return fmt.Errorf("runtime: module imports %s.%s: unknown host module %q (want env or wasi_snapshot_preview1)",
+		mod, name, mod)
+}
+
 // check validates the ABI marker, exports and imports, and builds the
 // module's "env" host module.
 func (m *Module) check(ctx context.Context, seq uint64) error {
 	exports := m.cm.ExportedFunctions()
-	for _, mk := range abiMarkers {
-		if _, ok := exports[mk]; ok {
-			m.abi = mk
-			break
-		}
+	abi, err := abiMarker(exports)
+	if err != nil {
+		return err
 	}
-	if m.abi == "" {
-		var found []string
-		for name := range exports {
-			if strings.HasPrefix(name, "proxy_abi_version_") {
-				found = append(found, name)
-			}
-		}
-		slices.Sort(found)
-		desc := "none"
-		if len(found) > 0 {
-			desc = strings.Join(found, ", ")
-		}
-		return fmt.Errorf("runtime: module exports no supported Proxy-Wasm ABI marker (want %s; found: %s)",
-			strings.Join(abiMarkers, " or "), desc)
-	}
+	m.abi = abi
+	m.http = slices.ContainsFunc(httpCallbacks, func(n string) bool { _, ok := exports[n]; return ok })
+	m.network = slices.ContainsFunc(networkCallbacks, func(n string) bool { _, ok := exports[n]; return ok })
 	for name, want := range callbackSigs {
 		def, ok := exports[name]
 		if !ok {
@@ -221,20 +339,15 @@ func (m *Module) check(ctx context.Context, seq uint64) error {
 	} else if _, ok := exports["_start"]; ok {
 		m.initFn = "_start"
 	}
-	if _, ok := exports["proxy_on_memory_allocate"]; !ok {
-		if _, ok := exports["malloc"]; !ok {
-			return fmt.Errorf("runtime: module exports neither proxy_on_memory_allocate nor malloc")
-		}
+	if err := allocator(exports); err != nil {
+		return err
 	}
 	if len(m.cm.ImportedMemories()) > 0 {
-		return fmt.Errorf("runtime: module imports its memory; a filter must define its own")
+		return errImportedMemory
 	}
-	// The ABI has the host reach guest memory through the "memory"
-	// export; without it instances have no memory the host can use
-	// (and a hidden one would escape the page limit checked from it).
 	mem, ok := m.cm.ExportedMemories()["memory"]
 	if !ok {
-		return fmt.Errorf(`runtime: module does not export its memory as "memory"`)
+		return errNoMemory
 	}
 	m.minMem = mem.Min()
 
@@ -266,8 +379,7 @@ func (m *Module) check(ctx context.Context, seq uint64) error {
 				return fmt.Errorf("runtime: module imports unknown WASI function %s", name)
 			}
 		default:
-			return fmt.Errorf("runtime: module imports %s.%s: unknown host module %q (want env or wasi_snapshot_preview1)",
-				mod, name, mod)
+			return hostModule(mod, name)
 		}
 	}
 	env, err := b.Instantiate(ctx)

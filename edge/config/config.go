@@ -278,9 +278,18 @@ type Route struct {
 	Cache *RouteCache `yaml:"cache"`
 	// Filters are WebAssembly (Proxy-Wasm) filters run on the route's
 	// requests, in order, before the cache and upstream, and on its
-	// responses, in reverse order, after them.
+	// responses, in reverse order, after them. At most MaxRouteFilters.
 	Filters []Filter `yaml:"filters"`
+	// Metadata is free-form data about the route that its filters read as
+	// the route_metadata property, as in Envoy: for example
+	// {filter_metadata: {envoy.filters.http.wasm: {auth: cookie}}}.
+	// Mappings with scalar leaves only, bounded (see RouteMetadata).
+	Metadata RouteMetadata `yaml:"metadata,omitempty"`
 }
+
+// MaxRouteFilters is the most filters one route may have; validation
+// refuses a route with more, naming it.
+const MaxRouteFilters = 32
 
 // Filter is one Proxy-Wasm filter on a route.
 type Filter struct {
@@ -291,8 +300,12 @@ type Filter struct {
 	// file). Required.
 	Module string `yaml:"module"`
 	// Config is the plugin configuration: a string is passed as is, any
-	// other value as JSON.
+	// other value as JSON. At most MaxFilterConfigBytes.
 	Config FilterConfig `yaml:"config"`
+	// VMConfig is the VM configuration (proxy_on_vm_start's size, the
+	// VM_CONFIGURATION buffer), encoded as Config is. Empty: none. At
+	// most MaxFilterConfigBytes.
+	VMConfig FilterConfig `yaml:"vm_config,omitempty"`
 	// FailureMode says what a request gets when the filter fails (trap,
 	// deadline, memory limit, backed off): "closed" (default) answers 503
 	// naming the filter; "open" skips the filter.

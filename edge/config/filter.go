@@ -8,7 +8,11 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// FilterConfig is a filter's plugin configuration as bytes: a YAML string
+// MaxFilterConfigBytes bounds a filter's config and vm_config, as the
+// bytes the filter is given (a mapping counts as its JSON).
+const MaxFilterConfigBytes = 1 << 20
+
+// FilterConfig is a filter's plugin or VM configuration as bytes: a YAML string
 // as is, any other YAML value as JSON.
 type FilterConfig []byte
 
@@ -77,6 +81,14 @@ func validateFilters(ps *problems, p string, fs []Filter, pools map[string]bool,
 				ps.add(fp+".name", "%q is already used by filters[%d]", f.Name, j)
 			}
 			names[f.Name] = i
+		}
+		for _, c := range []struct {
+			field string
+			b     FilterConfig
+		}{{"config", f.Config}, {"vm_config", f.VMConfig}} {
+			if len(c.b) > MaxFilterConfigBytes {
+				ps.add(fp+"."+c.field, "%s: at most %s", sizeText(int64(len(c.b))), sizeText(MaxFilterConfigBytes))
+			}
 		}
 		if f.Module == "" {
 			ps.add(fp+".module", "required: the path of the filter's .wasm file")

@@ -137,8 +137,8 @@ func validateFilterLimits(ps *problems, fp string, l *FilterLimits, caps FilterC
 // shares them): the same filter on several routes reserves its memory
 // once.
 type filterID struct {
-	name, module, config, calls string
-	limits                      FilterLimits
+	name, module, config, vmConfig, calls string
+	limits                                FilterLimits
 }
 
 // validateFilterMemory checks the linear memory t's filters may reserve
@@ -161,7 +161,7 @@ func validateFilterMemory(ps *problems, pre string, t *Tenant, caps FilterCaps) 
 			}
 			calls := slices.Clone(f.HTTPUpstreams)
 			slices.Sort(calls)
-			id := filterID{name: f.Name, module: f.Module, config: string(f.Config), calls: strings.Join(calls, "\x00"), limits: l}
+			id := filterID{name: f.Name, module: f.Module, config: string(f.Config), vmConfig: string(f.VMConfig), calls: strings.Join(calls, "\x00"), limits: l}
 			if seen[id] {
 				continue
 			}

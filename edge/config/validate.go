@@ -364,6 +364,9 @@ func validateRoute(ps *problems, p string, r *Route, domains map[string]bool, po
 			}
 		}
 	}
+	if len(r.Filters) > MaxRouteFilters {
+		ps.add(p+".filters", "%d filters: a route may have at most %d", len(r.Filters), MaxRouteFilters)
+	}
 	if len(r.Filters) > 0 {
 		names := make(map[string]bool, len(pools))
 		for k := range pools {

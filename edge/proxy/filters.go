@@ -17,12 +17,12 @@ import (
 )
 
 // pluginKey identifies a started filter: the same tenant, name, module
-// bytes, configuration, limits (after the tenant's caps) and call
+// bytes, configuration, VM configuration, limits (after the tenant's caps) and call
 // allow-list make the same plugin, which a new snapshot keeps rather than
 // restarting. A change of the tenant's caps that changes the limits
 // restarts the plugin.
 type pluginKey struct {
-	tenant, name, hash, config, limits, calls string
+	tenant, name, hash, config, vmConfig, limits, calls string
 }
 
 // filterRef is one filter of a route, ready to serve.
@@ -101,7 +101,7 @@ func (s *Server) startFilter(t *config.Tenant, f *config.Filter, modules map[str
 	slices.Sort(calls)
 	key := pluginKey{
 		tenant: t.Name, name: f.Name, hash: runtime.Hash(bin), config: string(f.Config),
-		limits: fmt.Sprintf("%+v", lim), calls: strings.Join(calls, "\x00"),
+		vmConfig: string(f.VMConfig), limits: fmt.Sprintf("%+v", lim), calls: strings.Join(calls, "\x00"),
 	}
 	ref := &filterRef{name: f.Name, failOpen: f.FailureMode == config.FailOpen}
 	if p, ok := snap.plugins[key]; ok {
@@ -119,6 +119,9 @@ func (s *Server) startFilter(t *config.Tenant, f *config.Filter, modules map[str
 		return nil, err
 	}
 	defer m.Close(ctx) // the plugin holds its own reference
+	if !m.HTTPFilter() {
+		return nil, notHTTPFilter(m)
+	}
 	log := s.filters.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -127,6 +130,7 @@ func (s *Server) startFilter(t *config.Tenant, f *config.Filter, modules map[str
 		Name:      f.Name,
 		Namespace: t.Name,
 		Config:    []byte(f.Config),
+		VMConfig:  []byte(f.VMConfig),
 		Limits:    lim,
 		Logger:    log.With("tenant", t.Name, "filter", f.Name),
 		HTTP:      &poolCaller{tenant: t.Name, allowed: calls, srv: s, timeout: 5 * time.Second},
@@ -137,6 +141,17 @@ func (s *Server) startFilter(t *config.Tenant, f *config.Filter, modules map[str
 	snap.plugins[key] = p
 	ref.plugin, ref.reqBody = p, seesRequestBody(p)
 	return ref, nil
+}
+
+// notHTTPFilter is the refusal of a module that exports no HTTP stream
+// callback: nothing of it would run on the route's requests.
+func notHTTPFilter(m *runtime.Module) error {
+	what := "it cannot run on an HTTP route"
+	if m.NetworkFilter() {
+		what = "it is a network (TCP) filter and cannot run on an HTTP route"
+	}
+	return fmt.Errorf("proxy: the module exports no HTTP callbacks (%s); %s",
+		strings.Join(runtime.HTTPCallbacks(), ", "), what)
 }
 
 // filterLimits are a filter's runtime limits: its own, lowered to the

@@ -60,10 +60,6 @@ type conn struct {
 	ep       string
 	reused   bool
 	lastUsed time.Time
-	// suspect is set when the last response had no body by definition
-	// (HEAD, 204, 304): an origin that sends one anyway leaves bytes that
-	// would be read as the next response.
-	suspect bool
 }
 
 // limitReader stops reading after n bytes when n >= 0; it bounds the
@@ -211,14 +207,28 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request, t Ti
 		resp.Body = &Upgraded{conn: cn}
 		return resp, nil
 	}
-	cn.suspect = req.Method == "HEAD" || resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified
-	resp.Body = &body{rc: resp.Body, cn: cn, c: c, stop: stop, up: up, keep: !resp.Close && !req.Close}
+	keep := !resp.Close && !req.Close && !bodiless(req, resp)
+	resp.Body = &body{rc: resp.Body, cn: cn, c: c, stop: stop, up: up, keep: keep}
 	return resp, nil
+}
+
+// bodiless reports a response that has no body by definition: to a HEAD,
+// or 204, or 304. Its connection is closed, never reused. An origin that
+// sends a body anyway (a HEAD answered like a GET, a 304 with the
+// resource) leaves bytes on the connection that the next exchange would
+// read as its response, and those bytes may arrive at any time: after
+// the connection went back to the pool, after a peek found it clean,
+// after the next request was sent. No check can tell them from that
+// request's answer, so the connection is not trusted with another one.
+func bodiless(req *http.Request, resp *http.Response) bool {
+	return req.Method == "HEAD" || resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified
 }
 
 // get returns an idle connection to ep that is still open, or dials one.
 // A connection is checked with a non-blocking peek before reuse unless the
-// request can be retried and the connection is fresh and unsuspected.
+// request can be retried and the connection is fresh. (Connections whose
+// last response had no body by definition are never in the pool: see
+// bodiless.)
 func (c *Client) get(ctx context.Context, ep string, t Timeouts, retryable bool) (*conn, error) {
 	now := time.Now()
 	for {
@@ -235,7 +245,7 @@ func (c *Client) get(ctx context.Context, ep string, t Timeouts, retryable bool)
 		// A connection the upstream has closed, or on which it sent bytes
 		// nobody asked for, is dropped.
 		idle := now.Sub(cn.lastUsed)
-		if idle < IdleTimeout && (retryable && !cn.suspect && idle < checkIdleAfter || alive(cn)) {
+		if idle < IdleTimeout && (retryable && idle < checkIdleAfter || alive(cn)) {
 			return cn, nil
 		}
 		cn.nc.Close()

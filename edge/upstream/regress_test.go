@@ -246,8 +246,10 @@ func TestPoolFailsOverOnConnectError(t *testing.T) {
 	}
 }
 
-// TestSuspectAfter204 checks that a connection whose last response had no
-// body by definition is checked before reuse even when fresh.
+// TestSuspectAfter204 checks that stray bytes already in the socket after
+// a 204 are never read as the next response (the connection of a
+// response without a body by definition is not reused at all; see
+// TestStrayBytesAfterBodilessResponse for bytes that arrive later).
 func TestSuspectAfter204(t *testing.T) {
 	strayed := make(chan struct{}, 1)
 	ep, _ := rawOrigin(t, func(nc net.Conn, br *bufio.Reader) {

@@ -69,6 +69,8 @@ func (s span) present() bool { return s.end != 0 }
 type layout struct {
 	imports, globals, exports span
 	code, data, dataCount     span
+	types, funcs, tables      span
+	mems, elems, tags         span
 	hasStart                  bool
 	// exportAt is where an export section goes if the module has none: just
 	// after the last section that must precede it, so custom sections that
@@ -126,6 +128,18 @@ func scan(b []byte) (layout, error) {
 			l.exportAt = s.end
 		}
 		switch id {
+		case secType:
+			l.types = s
+		case secFunction:
+			l.funcs = s
+		case secTable:
+			l.tables = s
+		case secMemory:
+			l.mems = s
+		case secElement:
+			l.elems = s
+		case secTag:
+			l.tags = s
 		case secImport:
 			l.imports = s
 		case secGlobal:
