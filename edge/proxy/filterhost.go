@@ -300,6 +300,10 @@ func (h *streamHost) Property(path []string) ([]byte, bool) {
 			v, ok := headerGet(h.resp.h, path[2])
 			return []byte(v), ok
 		}
+	case "route_metadata":
+		// Envoy's route metadata: the upstream Go SDK's properties example
+		// reads route_metadata.filter_metadata.<filter>.<key>.
+		return h.route.meta.Lookup(path[1:])
 	case "route_name":
 		return str(h.route.name)
 	case "cluster_name":

@@ -36,6 +36,7 @@ type routeEntry struct {
 	lim                *limiter // nil: the tenant has no request rate
 	filters            []*filterRef
 	act                action
+	meta               config.RouteMetadata // the route_metadata property
 }
 
 // serve answers r on the route: over the tenant's rate, 429 before any
@@ -170,7 +171,7 @@ func (s *Server) Build(tenants []config.Tenant) (*Snapshot, error) {
 			name = strconv.Itoa(i)
 		}
 		return &routeEntry{tenant: t.Name, name: name, pool: t.Routes[i].Upstream,
-			lim: snap.limiters[t.Name], filters: filters[index[t.Name]][i], act: a}, nil
+			lim: snap.limiters[t.Name], filters: filters[index[t.Name]][i], act: a, meta: t.Routes[i].Metadata}, nil
 	})
 	if err != nil {
 		s.discard(snap, cur)
