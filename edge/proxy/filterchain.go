@@ -61,19 +61,16 @@ func serveFiltered(w http.ResponseWriter, r *http.Request, e *routeEntry, snap *
 
 	// Request phase.
 	eos := out.Body == nil || r.Body == http.NoBody
-	if !c.requestHeaders(w, r, e.filters, eos) {
+	if !c.requestHeaders(w, r, e.filters, eos, false) {
 		return
 	}
 	if c.host.req.dirty && snap != nil {
-		ne := reselect(snap, r, out, e)
-		if ne == nil {
-			writeError(w, http.StatusNotFound, "no route of %q matches %s %s (after the route's filters changed the request)", r.Host, out.Method, out.URL.Path)
-			return
-		}
-		if ne != e {
+		// No route matching the edited request: it stays on its route
+		// (a path rewrite for the upstream, say).
+		if ne := reselect(snap, r, out, e); ne != nil && ne != e {
 			e = ne
 			c.host.route = e
-			if !c.requestHeaders(w, r, e.filters, eos) {
+			if !c.requestHeaders(w, r, e.filters, eos, true) {
 				return
 			}
 		}
@@ -94,10 +91,15 @@ func serveFiltered(w http.ResponseWriter, r *http.Request, e *routeEntry, snap *
 }
 
 // requestHeaders runs filters' request-header callbacks. It reports
-// whether the request goes on; when not, the response is written.
-func (c *chain) requestHeaders(w http.ResponseWriter, r *http.Request, filters []*filterRef, eos bool) bool {
+// whether the request goes on; when not, the response is written. With
+// again (a re-selected route's filters), a filter that already ran on the
+// request (the same plugin) is not run a second time.
+func (c *chain) requestHeaders(w http.ResponseWriter, r *http.Request, filters []*filterRef, eos, again bool) bool {
 	ctx := r.Context()
 	for _, ref := range filters {
+		if again && c.ran(ref.plugin) {
+			continue
+		}
 		st, err := ref.plugin.NewStream(ctx, &c.host)
 		if err != nil {
 			if ref.failOpen {
@@ -124,6 +126,16 @@ func (c *chain) requestHeaders(w http.ResponseWriter, r *http.Request, filters [
 		}
 	}
 	return true
+}
+
+// ran reports whether p has a stream in the chain.
+func (c *chain) ran(p *runtime.Plugin) bool {
+	for _, ref := range c.refs {
+		if ref.plugin == p {
+			return true
+		}
+	}
+	return false
 }
 
 // bodyFilters reports whether a live stream of the request has a request
