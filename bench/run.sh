@@ -17,6 +17,11 @@
 #   OUT=/tmp/wedge-bench.tsv      machine-readable results
 #   STOP_SYSTEM_SERVICES=1        stop system nginx/caddy/varnish services first
 #   KEEP_TMP=0          keep the temp dir (configs, logs) after the run
+#   WEDGE_BASE_BIN=     another wedge binary (an earlier commit's build) for
+#                       the rows wedge_base and wedge_base_filter: the same
+#                       configs as wedge and wedge_filter, so a change is
+#                       measured against its parent in one run (ratios
+#                       wedge/wedge_base, wedge_filter/wedge_base_filter)
 #
 # Adding a row: write start_<name> (start the proxy pinned to PROXY_CPU with
 # `spawn`, register it with `register_proxy <name> <port> <pid> <log>`, then
@@ -54,6 +59,10 @@ WEDGE_ADMIN_PORT=18093
 WEDGE_CACHE_ADMIN_PORT=18096
 WEDGE_FILTER_PORT=18087
 WEDGE_FILTER_ADMIN_PORT=18097
+WEDGE_BASE_PORT=18088
+WEDGE_BASE_ADMIN_PORT=18098
+WEDGE_BASE_FILTER_PORT=18089
+WEDGE_BASE_FILTER_ADMIN_PORT=18099
 READY_TIMEOUT=10 # seconds to wait for a port to answer
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -506,7 +515,7 @@ EOF
 	LOGFILE=$d/wedge.log
 	# WEDGE_FLAGS: extra serve flags, e.g. "--cpuprofile /tmp/wedge.prof".
 	# shellcheck disable=SC2086
-	spawn env GOMAXPROCS=1 taskset -c "$PROXY_CPU" "$WEDGE_BIN" serve --config "$d/wedge.yaml" ${WEDGE_FLAGS:-}
+	spawn env GOMAXPROCS=1 taskset -c "$PROXY_CPU" "${ROW_BIN:-$WEDGE_BIN}" serve --config "$d/wedge.yaml" ${WEDGE_FLAGS:-}
 	register_proxy "$row" "$port" "$BG_PID" "$LOGFILE"
 	wait_ready "$row"
 }
@@ -528,6 +537,24 @@ start_wedge_filter() {
 }
 
 stop_wedge_filter() { stop_proxy wedge_filter; }
+
+# wedge_base, wedge_base_filter: the wedge and wedge_filter rows run by
+# WEDGE_BASE_BIN, an earlier build, for before/after ratios in one run.
+base_bin() {
+	[ -n "${WEDGE_BASE_BIN:-}" ] && [ -x "$WEDGE_BASE_BIN" ] || die "rows wedge_base*: set WEDGE_BASE_BIN to a wedge binary"
+}
+start_wedge_base() { base_bin; ROW_BIN=$WEDGE_BASE_BIN spawn_wedge wedge_base "$WEDGE_BASE_PORT" "$WEDGE_BASE_ADMIN_PORT" ""; }
+stop_wedge_base() { stop_proxy wedge_base; }
+start_wedge_base_filter() {
+	base_bin
+	ROW_BIN=$WEDGE_BASE_BIN spawn_wedge wedge_base_filter "$WEDGE_BASE_FILTER_PORT" "$WEDGE_BASE_FILTER_ADMIN_PORT" "        filters:
+          - name: headers
+            module: $REPO_ROOT/bin/filters/headers.wasm
+            config:
+              request: {set: {x-bench: \"1\"}}
+              response: {set: {x-filtered: \"1\"}}"
+}
+stop_wedge_base_filter() { stop_proxy wedge_base_filter; }
 
 # ---------------------------------------------------------------------------
 # Cache-hit rows: the same object requested again and again, so after the
@@ -785,7 +812,7 @@ print_table() { # medians file
 	# nginx, caddy; and wedge_cache against the other cache rows (cache hits
 	# are only compared with cache hits).
 	awk -F'\t' -v proxies="$PROXIES" -v sizes="$SIZES" -v cached="${!CACHE_CHECK[*]}" \
-		-v pairs="wedge_cache/varnish wedge_cache/nginx_cache wedge_filter/wedge" '
+		-v pairs="wedge_cache/varnish wedge_cache/nginx_cache wedge_filter/wedge wedge/wedge_base wedge_filter/wedge_base_filter wedge_base_filter/wedge_base" '
 	function ratio(s, a, b) {
 		if (!have[s, a] || !have[s, b]) return
 		if (!hdr++) printf "%-5s %-24s %12s %14s\n", "size", "ratio", "req/s", "CPU us/req"

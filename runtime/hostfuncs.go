@@ -517,6 +517,12 @@ func hSetBuffer(in *instance, mem api.Memory, st []uint64) status {
 	end := min(start+uint64(a32(st, 2)), uint64(len(cur)))
 	n := uint64(len(cur)) - (end - start) + uint64(len(data))
 	if n > uint64(in.p.limits.BodyBytes) {
+		if t := a32(st, 0); t == bufRequestBody || t == bufResponseBody {
+			// Not applied, and not forgotten: the body cannot be what
+			// the filter wants, so the stream fails with BodyLimit once
+			// the callback returns.
+			in.cur.overLimit[t] = true
+		}
 		return statusBadArgument
 	}
 	out := make([]byte, 0, n)

@@ -18,6 +18,15 @@ type HTTPCaller interface {
 	Call(ctx context.Context, upstream string, req *HTTPRequest) (*HTTPResponse, error)
 }
 
+// StreamCaller is implemented by a StreamHost whose stream's HTTP calls
+// go elsewhere than the plugin's HTTPCaller: the edge sends a request's
+// calls over the pools of the snapshot the request holds. HTTPCaller is
+// asked during the guest call that makes the call, and returns the caller
+// to use from then on (it may outlive the stream), or base.
+type StreamCaller interface {
+	HTTPCaller(base HTTPCaller) HTTPCaller
+}
+
 // HTTPRequest is a call a filter makes. Headers include ":method",
 // ":path" and ":authority".
 type HTTPRequest struct {
@@ -58,6 +67,14 @@ func hHTTPCall(in *instance, mem api.Memory, st []uint64) status {
 	}
 	p := in.p
 	caller := p.cfg.HTTP
+	s := in.cur
+	if s != nil && caller != nil {
+		// The stream's request may hold an older snapshot than the
+		// newest: its calls go to that snapshot's pools.
+		if sc, ok := s.host.(StreamCaller); ok {
+			caller = sc.HTTPCaller(caller)
+		}
+	}
 	if caller == nil || !caller.Allowed(up) {
 		p.log.Warn("runtime: proxy_http_call to an upstream the route does not allow", "upstream", up)
 		return statusBadArgument
@@ -78,11 +95,10 @@ func hHTTPCall(in *instance, mem api.Memory, st []uint64) status {
 		return statusBadArgument
 	}
 	for _, k := range [...]string{":method", ":path", ":authority"} {
-		if _, ok := req.Headers.Get(k); !ok {
+		if v, ok := req.Headers.Get(k); !ok || v == "" {
 			return statusBadArgument
 		}
 	}
-	s := in.cur
 	if s != nil && s.calls >= p.limits.HTTPCalls {
 		p.log.Warn("runtime: proxy_http_call over the per-request limit", "limit", p.limits.HTTPCalls)
 		return statusInternalFailure

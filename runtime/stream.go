@@ -68,6 +68,7 @@ type Stream struct {
 	// Guarded by in.mu: the guest changes them through host functions.
 	body      [2][]byte // request, response body buffered for the filter
 	flushed   [2]bool   // the edge took body[i]; start afresh on next chunk
+	overLimit [2]bool   // an edit of body[i] would have passed BodyBytes
 	local     *LocalResponse
 	continued [2]bool
 	reset     bool
@@ -198,6 +199,14 @@ func (s *Stream) bodyChunk(ctx context.Context, name string, fn api.Function, ph
 	size := len(s.body[phase])
 	in.mu.Unlock()
 	r, err := s.run(ctx, name, fn, phase, eos, 3, uint64(size), boolArg(eos))
+	in.mu.Lock()
+	over := s.overLimit[phase]
+	s.overLimit[phase] = false
+	in.mu.Unlock()
+	if err == nil && over {
+		return nil, 0, &FilterError{Plugin: s.p.name, Kind: BodyLimit, Callback: name,
+			Err: fmt.Errorf("the filter's edit would take the body past its %d-byte buffer limit", s.p.limits.BodyBytes)}
+	}
 	if err != nil || r != Continue {
 		return nil, r, err
 	}

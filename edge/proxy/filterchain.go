@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -14,24 +15,18 @@ import (
 	"github.com/wedgeproxy/wedge/runtime"
 )
 
-// filtered runs a route's Wasm filters around its action: request filters
-// in order before it, response filters in reverse order on what it writes.
-type filtered struct {
-	filters []*filterRef
-	next    action
-	tenant  string
-	route   string
-	pool    string
-}
-
 // chain is one request's streams, pooled.
 type chain struct {
 	host    streamHost
-	streams [8]*runtime.Stream
-	refs    [8]*filterRef
-	n       int
+	streams []*runtime.Stream
+	refs    []*filterRef
 	status  int
 	resp    responseMap
+	// hold is the filter that paused on the request headers with the
+	// smallest body limit, if any: the whole body is read through the
+	// filters before the request goes on, and what the host holds counts
+	// against that filter's limit.
+	hold *filterRef
 	// Set when the request body failed in a filter, or a filter answered
 	// from a body callback, while the body streamed upstream: the
 	// response the action writes is replaced by it.
@@ -39,65 +34,50 @@ type chain struct {
 	bodyLocal atomic.Pointer[runtime.LocalResponse]
 }
 
-var chainPool = sync.Pool{New: func() any { return new(chain) }}
+var chainPool = sync.Pool{New: func() any {
+	c := new(chain)
+	c.streams = make([]*runtime.Stream, 0, 8)
+	c.refs = make([]*filterRef, 0, 8)
+	return c
+}}
 
-func (f *filtered) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
+// spillBytes is how much of a request body whose filters may change it
+// (they export proxy_on_request_body) is read through them before the
+// request goes upstream: a body that ends within it goes with its exact
+// Content-Length; a longer one streams on (chunked on HTTP/1.1), since
+// its final length is not known until its end.
+const spillBytes = 64 << 10
+
+// serveFiltered runs route e's Wasm filters around its action: request
+// filters in order on the outbound request before it, response filters
+// in reverse order on what it writes. A request-header filter that
+// changes the request has the route chosen again, within the tenant; the
+// new route's filters run after the first route's, and its action serves.
+func serveFiltered(w http.ResponseWriter, r *http.Request, e *routeEntry, snap *Snapshot, l *Listener) {
 	c := chainPool.Get().(*chain)
-	c.host = streamHost{req: requestMap{r: r, tls: l.TLS}, l: l, tenant: f.tenant, route: f.route, pool: f.pool}
+	out := newOutbound(r, l)
+	c.host = streamHost{req: requestMap{r: out, tls: l.TLS}, served: r, l: l, snap: snap, route: e}
 	defer c.release()
-	ctx := r.Context()
 
 	// Request phase.
-	eos := r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody
-	buffer := false
-	for _, ref := range f.filters {
-		if c.n == len(c.streams) {
-			break // config validation keeps routes far below this
-		}
-		st, err := ref.plugin.NewStream(ctx, &c.host)
-		if err != nil {
-			if ref.failOpen {
-				continue
-			}
-			filterFailed(w, r, l, ref, err, false)
-			return
-		}
-		c.streams[c.n], c.refs[c.n] = st, ref
-		c.n++
-		res, err := st.RequestHeaders(ctx, eos)
-		switch {
-		case err != nil:
-			if !c.failed(w, c.n-1, err, false) {
+	eos := out.Body == nil || r.Body == http.NoBody
+	if !c.requestHeaders(w, r, e.filters, eos, false) {
+		return
+	}
+	if c.host.req.dirty && snap != nil {
+		// No route matching the edited request: it stays on its route
+		// (a path rewrite for the upstream, say).
+		if ne := reselect(snap, r, out, e); ne != nil && ne != e {
+			e = ne
+			c.host.route = e
+			if !c.requestHeaders(w, r, e.filters, eos, true) {
 				return
 			}
-		case res == runtime.Respond:
-			writeLocal(w, r, st.LocalResponse())
-			return
-		case res == runtime.Paused:
-			buffer = true
 		}
 	}
-	if !eos && c.n > 0 {
-		fb := &filterBody{c: c, r: r, src: r.Body, ctx: ctx}
-		if buffer {
-			// A filter wants the whole body before the request goes on:
-			// read it through the filters now, then send it with its
-			// final length.
-			body, err := io.ReadAll(fb)
-			if err != nil {
-				c.bodyFailed(w, r, err)
-				return
-			}
-			if fb.local != nil {
-				writeLocal(w, r, fb.local)
-				return
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			r.ContentLength = int64(len(body))
-			r.Header.Del("Transfer-Encoding")
-		} else {
-			fb.fixed = r.ContentLength
-			r.Body = fb
+	if !eos && c.bodyFilters() {
+		if !c.requestBody(w, r, out, e) {
+			return
 		}
 	}
 
@@ -106,19 +86,184 @@ func (f *filtered) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
 	c.resp = responseMap{h: w.Header(), status: &c.status}
 	c.host.resp = &c.resp
 	fw := &filterWriter{w: w, c: c, r: r, remaining: -1}
-	f.next.serve(fw, r, l)
+	e.act.serve(fw, r, out, l)
 	fw.finish()
+}
+
+// requestHeaders runs filters' request-header callbacks. It reports
+// whether the request goes on; when not, the response is written. With
+// again (a re-selected route's filters), a filter that already ran on the
+// request (the same plugin) is not run a second time.
+func (c *chain) requestHeaders(w http.ResponseWriter, r *http.Request, filters []*filterRef, eos, again bool) bool {
+	ctx := r.Context()
+	for _, ref := range filters {
+		if again && c.ran(ref.plugin) {
+			continue
+		}
+		st, err := ref.plugin.NewStream(ctx, &c.host)
+		if err != nil {
+			if ref.failOpen {
+				continue
+			}
+			filterFailed(w, r, c.host.l, ref, err, false)
+			return false
+		}
+		c.streams = append(c.streams, st)
+		c.refs = append(c.refs, ref)
+		res, err := st.RequestHeaders(ctx, eos)
+		switch {
+		case err != nil:
+			if !c.failed(w, len(c.streams)-1, err, false) {
+				return false
+			}
+		case res == runtime.Respond:
+			writeLocal(w, r, st.LocalResponse())
+			return false
+		case res == runtime.Paused:
+			if c.hold == nil || ref.plugin.BodyLimit() < c.hold.plugin.BodyLimit() {
+				c.hold = ref
+			}
+		}
+	}
+	return true
+}
+
+// ran reports whether p has a stream in the chain.
+func (c *chain) ran(p *runtime.Plugin) bool {
+	for _, ref := range c.refs {
+		if ref.plugin == p {
+			return true
+		}
+	}
+	return false
+}
+
+// bodyFilters reports whether a live stream of the request has a request
+// body callback: only then can a filter see or change the body.
+func (c *chain) bodyFilters() bool {
+	for i, st := range c.streams {
+		if st != nil && c.refs[i].reqBody {
+			return true
+		}
+	}
+	return false
+}
+
+// requestBody sets the outbound request's body to the client's passed
+// through the request filters, framed for what they make of it. It
+// reports whether the request goes on; when not, the response is
+// written.
+//
+// A filter that paused on the headers has the whole body read through
+// the filters first (bounded by its body limit: 413 past it), then sent
+// with its final length. Otherwise up to spillBytes are read ahead: a
+// body that ends there goes with its exact length, a longer one streams
+// with no declared length.
+func (c *chain) requestBody(w http.ResponseWriter, r *http.Request, out *http.Request, e *routeEntry) bool {
+	fb := &filterBody{c: c, r: r, src: r.Body, ctx: r.Context()}
+	limit := spillBytes
+	if c.hold != nil {
+		limit = c.hold.plugin.BodyLimit()
+	}
+	_, drain := e.act.(*respond) // the body is the filters' only
+	var held []byte
+	for {
+		room := min(32<<10, limit+1-len(held))
+		held = slices.Grow(held, room)
+		m, err := fb.Read(held[len(held) : len(held)+room])
+		held = held[:len(held)+m]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if fb.local != nil {
+				writeLocal(w, r, fb.local)
+			} else {
+				c.bodyFailed(w, r, err)
+			}
+			return false
+		}
+		if len(held) <= limit {
+			continue
+		}
+		switch {
+		case c.hold != nil:
+			filterFailed(w, r, c.host.l, c.hold, &runtime.FilterError{Plugin: c.hold.name, Kind: runtime.BodyLimit,
+				Callback: "proxy_on_request_headers",
+				Err:      fmt.Errorf("the filter paused on the request headers and the body passed its %d-byte buffer limit", limit)}, false)
+			return false
+		case drain:
+			held = held[:0]
+		default:
+			// Past the read-ahead: the rest streams.
+			fb.streaming = true
+			out.Body = &spillBody{held: held, rest: fb}
+			out.ContentLength = -1
+			return true
+		}
+	}
+	if drain {
+		return true
+	}
+	out.Body = &heldBody{Reader: bytes.NewReader(held)}
+	out.ContentLength = int64(len(held))
+	if len(r.Trailer) > 0 {
+		out.ContentLength = -1 // chunked, to carry the trailers
+	}
+	return true
+}
+
+// heldBody is a request body read whole through the filters.
+type heldBody struct{ *bytes.Reader }
+
+func (*heldBody) Close() error    { return nil }
+func (*heldBody) clientEOF() bool { return true }
+
+// spillBody is a request body read ahead through the filters (held),
+// then streamed from them (rest).
+type spillBody struct {
+	held []byte
+	rest *filterBody
+}
+
+func (b *spillBody) Read(p []byte) (int, error) {
+	if len(b.held) > 0 {
+		n := copy(p, b.held)
+		b.held = b.held[n:]
+		return n, nil
+	}
+	return b.rest.Read(p)
+}
+
+func (b *spillBody) Close() error { return b.rest.Close() }
+
+func (b *spillBody) clientEOF() bool { return b.rest.srcEOF.Load() }
+
+// reselect chooses the route again for the outbound request after its
+// request-header filters changed it: by its host when the tenant owns
+// that host, by the served host otherwise (a filter rewriting the host
+// for the upstream never leaves its tenant). nil: no route matches.
+func reselect(snap *Snapshot, r, out *http.Request, e *routeEntry) *routeEntry {
+	tenant, rt := snap.table.Lookup(out.Host, out.URL.Path, out.Method, out.Header)
+	if tenant != e.tenant {
+		_, rt = snap.table.Lookup(r.Host, out.URL.Path, out.Method, out.Header)
+	}
+	if rt == nil {
+		return nil
+	}
+	return rt.Handler
 }
 
 // release closes the request's streams and returns the chain to the pool.
 func (c *chain) release() {
-	for i := 0; i < c.n; i++ {
-		if c.streams[i] != nil {
-			c.streams[i].Close()
+	for i, st := range c.streams {
+		if st != nil {
+			st.Close()
 		}
 		c.streams[i], c.refs[i] = nil, nil
 	}
-	c.n = 0
+	c.streams, c.refs = c.streams[:0], c.refs[:0]
+	c.hold = nil
 	c.bodyErr.Store(nil)
 	c.bodyLocal.Store(nil)
 	c.host = streamHost{}
@@ -197,26 +342,31 @@ type filterBodyError struct {
 func (e *filterBodyError) Error() string { return fmt.Sprintf("filter %q: %v", e.ref.name, e.err) }
 func (e *filterBodyError) Unwrap() error { return e.err }
 
-var errLocalAnswer = errors.New("proxy: a filter answered from a request body callback")
+var errResponseDropped = errors.New("proxy: a filter replaced the response")
 
-var errBodyLength = errors.New("proxy: a filter changed the length of a streamed request body; it must pause in on_request_headers to have the body buffered")
+var errLocalAnswer = errors.New("proxy: a filter answered from a request body callback")
 
 // filterBody is the request body passed through the request filters.
 type filterBody struct {
-	c     *chain
-	r     *http.Request
-	src   io.ReadCloser
-	ctx   context.Context
-	buf   []byte
-	out   []byte
-	eof   bool
-	fixed int64 // the Content-Length sent upstream; -1 or 0: none
-	sent  int64
-	local *runtime.LocalResponse
+	c   *chain
+	r   *http.Request
+	src io.ReadCloser
+	ctx context.Context
+	buf []byte
+	out []byte
+	eof bool
+	// streaming: the request went upstream before the body ended; a
+	// filter's failure or answer from here on replaces the response.
+	streaming bool
+	local     *runtime.LocalResponse
+	srcEOF    atomic.Bool // the client's body was read to its end
 }
 
 func (b *filterBody) Read(p []byte) (int, error) {
 	for len(b.out) == 0 {
+		if b.local != nil {
+			return 0, errLocalAnswer
+		}
 		if b.eof {
 			return 0, io.EOF
 		}
@@ -228,29 +378,30 @@ func (b *filterBody) Read(p []byte) (int, error) {
 			return 0, err
 		}
 		b.eof = err == io.EOF
+		if b.eof {
+			b.srcEOF.Store(true)
+		}
 		out, ferr := b.push(b.buf[:n], b.eof)
 		if ferr == nil && b.eof && b.local == nil {
 			ferr = b.trailers()
 		}
 		if ferr != nil {
 			var fe *filterBodyError
-			if errors.As(ferr, &fe) && b.fixed != 0 {
+			if errors.As(ferr, &fe) && b.streaming {
 				b.c.bodyErr.Store(fe)
 			}
 			return 0, ferr
 		}
-		if b.local != nil && b.fixed != 0 {
-			b.c.bodyLocal.Store(b.local)
+		if b.local != nil {
+			if b.streaming {
+				b.c.bodyLocal.Store(b.local)
+			}
 			return 0, errLocalAnswer
 		}
 		b.out = out
 	}
 	n := copy(p, b.out)
 	b.out = b.out[n:]
-	b.sent += int64(n)
-	if b.fixed > 0 && (b.sent > b.fixed || b.eof && len(b.out) == 0 && b.sent != b.fixed) {
-		return n, errBodyLength
-	}
 	if b.eof && len(b.out) == 0 {
 		// EOF with the last bytes, as net/http's bodies do: a reader that
 		// stops at the declared length still sees the body end.
@@ -262,7 +413,7 @@ func (b *filterBody) Read(p []byte) (int, error) {
 // push sends one chunk through the request filters in order.
 func (b *filterBody) push(data []byte, eos bool) ([]byte, error) {
 	c := b.c
-	for i := 0; i < c.n; i++ {
+	for i := range c.streams {
 		st := c.streams[i]
 		if st == nil {
 			continue
@@ -295,7 +446,7 @@ func (b *filterBody) trailers() error {
 		return nil
 	}
 	c.host.reqTr = &trailerMap{h: b.r.Trailer}
-	for i := 0; i < c.n; i++ {
+	for i := range c.streams {
 		st := c.streams[i]
 		if st == nil {
 			continue
@@ -325,10 +476,11 @@ type filterWriter struct {
 	w         http.ResponseWriter
 	c         *chain
 	r         *http.Request
-	wrote     bool // WriteHeader ran the filters
-	committed bool // headers went to the client
-	buffering bool // a filter paused on the headers: hold the body
-	dead      bool // a filter answered or failed: drop the rest
+	wrote     bool       // WriteHeader ran the filters
+	committed bool       // headers went to the client
+	buffering bool       // a filter paused on the headers: hold the body
+	hold      *filterRef // of those, the one with the smallest body limit
+	dead      bool       // a filter answered or failed: drop the rest
 	remaining int64
 	body      []byte
 }
@@ -380,7 +532,7 @@ func (fw *filterWriter) WriteHeader(code int) {
 		}
 	}
 	eos := fw.remaining == 0 || fw.r.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified
-	for i := c.n - 1; i >= 0; i-- {
+	for i := len(c.streams) - 1; i >= 0; i-- {
 		st := c.streams[i]
 		if st == nil {
 			continue
@@ -402,6 +554,9 @@ func (fw *filterWriter) WriteHeader(code int) {
 			return
 		case res == runtime.Paused:
 			fw.buffering = true
+			if fw.hold == nil || c.refs[i].plugin.BodyLimit() < fw.hold.plugin.BodyLimit() {
+				fw.hold = c.refs[i]
+			}
 		}
 	}
 	if !fw.buffering {
@@ -436,7 +591,9 @@ func (fw *filterWriter) Write(p []byte) (int, error) {
 		fw.WriteHeader(http.StatusOK)
 	}
 	if fw.dead {
-		return len(p), nil
+		// The client has its answer: the action stops copying (and a
+		// cache fill goes on without the client).
+		return 0, errResponseDropped
 	}
 	eos := false
 	if fw.remaining >= 0 {
@@ -460,7 +617,7 @@ func (fw *filterWriter) emit(out []byte, in int) error {
 		return nil
 	}
 	if fw.buffering {
-		fw.body = append(fw.body, out...)
+		fw.keep(out)
 		return nil
 	}
 	if len(out) != in && fw.w.Header().Get("Content-Length") != "" {
@@ -470,10 +627,29 @@ func (fw *filterWriter) emit(out []byte, in int) error {
 	return err
 }
 
+// keep holds out for a filter that paused on the response headers,
+// within that filter's body limit. Past it, the response becomes a 502
+// naming the filter (nothing has gone to the client) and keep reports
+// false.
+func (fw *filterWriter) keep(out []byte) bool {
+	limit := fw.hold.plugin.BodyLimit()
+	if len(fw.body)+len(out) > limit {
+		fw.body = nil
+		fw.clearHeader()
+		filterFailed(fw.w, fw.r, fw.c.host.l, fw.hold, &runtime.FilterError{Plugin: fw.hold.name, Kind: runtime.BodyLimit,
+			Callback: "proxy_on_response_headers",
+			Err:      fmt.Errorf("the filter paused on the response headers and the body passed its %d-byte buffer limit", limit)}, true)
+		fw.dead, fw.committed = true, true
+		return false
+	}
+	fw.body = append(fw.body, out...)
+	return true
+}
+
 // push runs one chunk through the response filters, last filter first.
 func (fw *filterWriter) push(data []byte, eos bool) ([]byte, error) {
 	c := fw.c
-	for i := c.n - 1; i >= 0; i-- {
+	for i := len(c.streams) - 1; i >= 0; i-- {
 		st := c.streams[i]
 		if st == nil {
 			continue
@@ -522,7 +698,9 @@ func (fw *filterWriter) finish() {
 			return
 		}
 		if fw.buffering {
-			fw.body = append(fw.body, out...)
+			if !fw.keep(out) {
+				return
+			}
 		} else if len(out) > 0 {
 			if fw.w.Header().Get("Content-Length") != "" {
 				panic(http.ErrAbortHandler)
@@ -550,7 +728,7 @@ func (fw *filterWriter) trailers() {
 	}
 	c := fw.c
 	c.host.respTr = &trailerMap{h: h, response: true}
-	for i := c.n - 1; i >= 0; i-- {
+	for i := len(c.streams) - 1; i >= 0; i-- {
 		st := c.streams[i]
 		if st == nil {
 			continue

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/textproto"
 	"strconv"
 	"strings"
@@ -11,12 +12,15 @@ import (
 	"github.com/wedgeproxy/wedge/runtime"
 )
 
-// requestMap is the request's Proxy-Wasm header map, over the request
-// itself: a filter edits what goes upstream in place. Pseudo-headers map
-// to the method, path, host and scheme.
+// requestMap is the request's Proxy-Wasm header map, over the outbound
+// request (what goes upstream): a filter edits that, never the served
+// request. Pseudo-headers map to the method, path, host and scheme.
 type requestMap struct {
-	r   *http.Request
+	r   *http.Request // the outbound request
 	tls bool
+	// dirty is set by any edit: the route is chosen again once the
+	// request-header filters ran.
+	dirty bool
 }
 
 func (m *requestMap) pseudo(key string) (string, bool) {
@@ -61,12 +65,20 @@ func (m *requestMap) Add(key, value string) {
 		m.Set(key, value)
 		return
 	}
-	m.r.Header.Add(key, value)
+	m.dirty = true
+	// Values are shared with the served request: append past a full
+	// slice, never into its spare capacity.
+	ck := textproto.CanonicalMIMEHeaderKey(key)
+	vv := m.r.Header[ck]
+	m.r.Header[ck] = append(vv[:len(vv):len(vv)], value)
 }
 
 func (m *requestMap) Set(key, value string) {
+	m.dirty = true
 	switch key {
 	case ":method":
+		// Checked, with every other field, by the upstream writer: a
+		// method that is not a token fails the request there.
 		m.r.Method = value
 	case ":path":
 		if u, err := m.r.URL.Parse(value); err == nil && strings.HasPrefix(value, "/") {
@@ -76,13 +88,14 @@ func (m *requestMap) Set(key, value string) {
 		m.r.Host = value
 	case ":scheme":
 	default:
-		m.r.Header.Set(key, value)
+		m.r.Header[textproto.CanonicalMIMEHeaderKey(key)] = []string{value}
 	}
 }
 
 func (m *requestMap) Del(key string) {
 	if !strings.HasPrefix(key, ":") {
-		m.r.Header.Del(key)
+		m.dirty = true
+		delete(m.r.Header, textproto.CanonicalMIMEHeaderKey(key))
 	}
 }
 
@@ -177,14 +190,14 @@ func lower(s string) string {
 // streamHost is what one request's streams see: header maps and Envoy's
 // attribute names as properties.
 type streamHost struct {
-	req    requestMap
+	req    requestMap    // over the outbound request
+	served *http.Request // the request as the client sent it
 	resp   *responseMap
 	reqTr  *trailerMap // set once the request's trailers arrived
 	respTr *trailerMap // set once the response's trailers are known
 	l      *Listener
-	tenant string
-	route  string
-	pool   string
+	snap   *Snapshot // the snapshot the request is served on
+	route  *routeEntry
 }
 
 func (h *streamHost) HeaderMap(k runtime.HeaderKind) runtime.HeaderMap {
@@ -210,7 +223,7 @@ func (h *streamHost) HeaderMap(k runtime.HeaderKind) runtime.HeaderMap {
 // Property answers Envoy's attributes (strings as bytes, numbers as 8-byte
 // little-endian integers, as Envoy serialises them).
 func (h *streamHost) Property(path []string) ([]byte, bool) {
-	r := h.req.r
+	r := h.req.r // request attributes are the outbound request's, as edited so far
 	if len(path) == 0 {
 		return nil, false
 	}
@@ -240,7 +253,7 @@ func (h *streamHost) Property(path []string) ([]byte, bool) {
 		case "query":
 			return str(r.URL.RawQuery)
 		case "protocol":
-			return str(r.Proto)
+			return str(protocolName(h.served))
 		case "useragent":
 			return str(r.UserAgent())
 		case "referer":
@@ -248,14 +261,16 @@ func (h *streamHost) Property(path []string) ([]byte, bool) {
 		case "id":
 			return str(r.Header.Get("X-Request-Id"))
 		case "size":
-			return num(r.ContentLength)
+			return num(h.served.ContentLength)
 		}
 	case "source", "destination":
-		addr := r.RemoteAddr
+		var addr string
 		if path[0] == "destination" {
 			if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 				addr = la.String()
 			}
+		} else {
+			addr = clientAddr(h.served, h.l)
 		}
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil || len(path) != 2 {
@@ -271,8 +286,8 @@ func (h *streamHost) Property(path []string) ([]byte, bool) {
 			return str(host)
 		}
 	case "connection":
-		if len(path) == 2 && path[1] == "tls_version" && r.TLS != nil {
-			return str(tlsVersion(r.TLS.Version))
+		if len(path) == 2 && path[1] == "tls_version" && h.served.TLS != nil {
+			return str(tlsVersion(h.served.TLS.Version))
 		}
 	case "response":
 		if h.resp == nil || len(path) < 2 {
@@ -285,14 +300,72 @@ func (h *streamHost) Property(path []string) ([]byte, bool) {
 			v, ok := headerGet(h.resp.h, path[2])
 			return []byte(v), ok
 		}
+	case "route_metadata":
+		// Envoy's route metadata: the upstream Go SDK's properties example
+		// reads route_metadata.filter_metadata.<filter>.<key>.
+		return h.route.meta.Lookup(path[1:])
 	case "route_name":
-		return str(h.route)
+		return str(h.route.name)
 	case "cluster_name":
-		return str(h.pool)
+		return str(h.route.pool)
 	case "tenant":
-		return str(h.tenant)
+		return str(h.route.tenant)
 	}
 	return nil, false
+}
+
+// protocolName is the request's protocol as Envoy's request.protocol
+// attribute spells it.
+func protocolName(r *http.Request) string {
+	switch r.ProtoMajor {
+	case 2:
+		return "HTTP/2"
+	case 3:
+		return "HTTP/3"
+	case 1:
+		if r.ProtoMinor == 0 {
+			return "HTTP/1.0"
+		}
+		return "HTTP/1.1"
+	}
+	return r.Proto
+}
+
+// clientAddr is the client's address as source.address reports it: the
+// peer's "ip:port", or, when the peer is one of the listener's trusted
+// proxies, the nearest address in X-Forwarded-For that is not ("ip:0":
+// the port is not known). A client that is not trusted cannot name its
+// own address.
+func clientAddr(r *http.Request, l *Listener) string {
+	xff := r.Header["X-Forwarded-For"]
+	if len(xff) == 0 || !l.trusts(r.RemoteAddr) {
+		return r.RemoteAddr
+	}
+	var first string
+	for i := len(xff) - 1; i >= 0; i-- {
+		v := xff[i]
+		for v != "" {
+			j := strings.LastIndexByte(v, ',')
+			part := strings.TrimSpace(v[j+1:])
+			v = v[:max(j, 0)]
+			a, err := netip.ParseAddr(part)
+			if err != nil {
+				// Not an address: nothing left of it can be trusted.
+				return r.RemoteAddr
+			}
+			first = part
+			if !l.trustsAddr(a) {
+				return net.JoinHostPort(a.String(), "0")
+			}
+			if j < 0 {
+				break
+			}
+		}
+	}
+	if first == "" {
+		return r.RemoteAddr
+	}
+	return net.JoinHostPort(first, "0")
 }
 
 func tlsVersion(v uint16) string {

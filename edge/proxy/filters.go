@@ -30,6 +30,7 @@ type filterRef struct {
 	name     string
 	plugin   *runtime.Plugin
 	failOpen bool
+	reqBody  bool // the module exports proxy_on_request_body or _trailers
 }
 
 // Filters configures Wasm filters for a Server.
@@ -104,12 +105,12 @@ func (s *Server) startFilter(t *config.Tenant, f *config.Filter, modules map[str
 	}
 	ref := &filterRef{name: f.Name, failOpen: f.FailureMode == config.FailOpen}
 	if p, ok := snap.plugins[key]; ok {
-		ref.plugin = p
+		ref.plugin, ref.reqBody = p, seesRequestBody(p)
 		return ref, nil
 	}
 	if p, ok := cur.plugins[key]; ok {
 		snap.plugins[key] = p
-		ref.plugin = p
+		ref.plugin, ref.reqBody = p, seesRequestBody(p)
 		return ref, nil
 	}
 	ctx := context.Background()
@@ -138,7 +139,7 @@ func (s *Server) startFilter(t *config.Tenant, f *config.Filter, modules map[str
 		return nil, err
 	}
 	snap.plugins[key] = p
-	ref.plugin = p
+	ref.plugin, ref.reqBody = p, seesRequestBody(p)
 	return ref, nil
 }
 
@@ -179,6 +180,12 @@ func capped[T int | int64 | time.Duration](own, def T, caps ...T) T {
 		}
 	}
 	return v
+}
+
+// seesRequestBody reports whether p's module has a callback for the
+// request body or its trailers.
+func seesRequestBody(p *runtime.Plugin) bool {
+	return p.Exports("proxy_on_request_body") || p.Exports("proxy_on_request_trailers")
 }
 
 // closeUnused closes the plugins of snap that keep does not use.

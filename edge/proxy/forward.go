@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,33 +34,41 @@ const (
 	querySort           // the route's cache key sorts it
 )
 
-func (f *forward) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
-	ctx := r.Context()
+func (f *forward) serve(w http.ResponseWriter, r *http.Request, out *http.Request, l *Listener) {
+	if out == nil {
+		out = newOutbound(r, l)
+	}
+	f.send(w, out, l)
+}
+
+// send forwards the outbound request out (cleaned, filtered: see
+// newOutbound) and streams the answer to w, which frames it for the
+// served request.
+func (f *forward) send(w http.ResponseWriter, out *http.Request, l *Listener) {
+	ctx := out.Context()
 	if f.request > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, f.request)
 		defer cancel()
 	}
-	out := r.WithContext(ctx)
-	q := r.URL.RawQuery
-	switch {
+	r := out // failures are logged with what went upstream
+	switch q := out.URL.RawQuery; {
 	case q == "":
 	case f.query == queryDrop:
-		q = "" // the upstream answers what the cache will key on
+		out.URL.RawQuery = "" // the upstream answers what the cache will key on
 	case f.query == querySort:
-		q = cache.CanonicalQuery(q) // a scan when the cache already made it canonical
+		out.URL.RawQuery = cache.CanonicalQuery(q) // a scan when the cache already made it canonical
 	}
-	out.URL = &url.URL{Scheme: "http", Host: "upstream", Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: q}
-	out.RequestURI = ""
-	out.Close = false
-	out.Header = outboundHeader(r, l)
+	dropFraming(out.Header)
 	if out.Header["User-Agent"] == nil {
 		out.Header["User-Agent"] = noUserAgent // send none rather than Go's
 	}
-	if r.ContentLength == 0 {
-		out.Body = nil // no body: safe to retry on a stale connection
-	} else {
-		tb := &trackedBody{ReadCloser: r.Body, rc: http.NewResponseController(w), idle: l.BodyIdle, want: r.ContentLength}
+	if out.ContentLength == 0 {
+		out.Body = nil
+	}
+	if out.Body != nil {
+		tb := &trackedBody{ReadCloser: out.Body, rc: http.NewResponseController(w), idle: l.BodyIdle, want: out.ContentLength}
+		tb.src, _ = out.Body.(clientReader)
 		out.Body = tb
 		defer tb.finish()
 	}
@@ -120,6 +127,11 @@ type trackedBody struct {
 	timedOut atomic.Bool
 	want     int64 // the declared length; -1: unknown
 	got      int64 // bytes read (by the one goroutine streaming the body)
+	// src, when set, tells whether the client's body has ended though
+	// this one has not (a body the filters hold or are still passing
+	// on): then the connection's deadlines are not this body's to touch,
+	// as the server may be reading the connection for the next request.
+	src clientReader
 
 	// The upload goroutine may still read after the handler returned (an
 	// early response); the response writer must not be touched then.
@@ -138,8 +150,19 @@ func (b *trackedBody) deadline(t time.Time) {
 	b.mu.Unlock()
 }
 
+// clientReader is a request body made from the client's by the edge
+// (the request filters' output).
+type clientReader interface {
+	// clientEOF reports whether the client's body was read to its end.
+	// Safe for concurrent use.
+	clientEOF() bool
+}
+
+// clientDone reports whether the client's body ended before this one.
+func (b *trackedBody) clientDone() bool { return b.src != nil && b.src.clientEOF() }
+
 func (b *trackedBody) Read(p []byte) (int, error) {
-	if b.idle > 0 {
+	if b.idle > 0 && !b.clientDone() {
 		b.deadline(time.Now().Add(b.idle))
 	}
 	n, err := b.ReadCloser.Read(p)
@@ -155,7 +178,7 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 	}
 	if err == io.EOF {
 		b.eof.Store(true)
-		if b.idle > 0 {
+		if b.idle > 0 && !b.clientDone() {
 			// Clear it: the server's own read of the next request (or
 			// its watch for the client going away) must not inherit it.
 			b.deadline(time.Time{})
@@ -172,7 +195,7 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 func (b *trackedBody) AbortRead() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !b.eof.Load() && !b.done {
+	if !b.eof.Load() && !b.done && !b.clientDone() {
 		b.rc.SetReadDeadline(aLongTimeAgo)
 		b.aborted = true
 	}

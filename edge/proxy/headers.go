@@ -186,7 +186,12 @@ func (l *Listener) trusts(remote string) bool {
 	if err != nil {
 		return false
 	}
-	a := ap.Addr().Unmap()
+	return l.trustsAddr(ap.Addr())
+}
+
+// trustsAddr reports whether a is the address of a trusted proxy.
+func (l *Listener) trustsAddr(a netip.Addr) bool {
+	a = a.Unmap()
 	for _, p := range l.Trusted {
 		if p.Contains(a) {
 			return true

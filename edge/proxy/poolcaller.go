@@ -27,6 +27,23 @@ type poolCaller struct {
 	allowed []string
 	srv     *Server
 	timeout time.Duration
+	// snap is the snapshot whose pools the calls use: the one the
+	// calling request holds. nil (calls from a root context, outside any
+	// request): the current snapshot.
+	snap *Snapshot
+}
+
+// HTTPCaller makes the calls of a request's streams go over the pools of
+// the snapshot the request holds, not the newest: a request is served on
+// one snapshot from start to end (runtime.StreamCaller).
+func (h *streamHost) HTTPCaller(base runtime.HTTPCaller) runtime.HTTPCaller {
+	pc, ok := base.(*poolCaller)
+	if !ok || h.snap == nil {
+		return base
+	}
+	bound := *pc
+	bound.snap = h.snap
+	return &bound
 }
 
 func (p *poolCaller) Allowed(name string) bool { return slices.Contains(p.allowed, name) }
@@ -40,13 +57,20 @@ func (p *poolCaller) Call(ctx context.Context, name string, req *runtime.HTTPReq
 			res, err = nil, fmt.Errorf("proxy: http call to %q failed inside the edge", name)
 		}
 	}()
-	pool := p.srv.snap.Load().pools[poolKey{p.tenant, name}]
+	snap := p.snap
+	if snap == nil {
+		snap = p.srv.snap.Load()
+	}
+	pool := snap.pools[poolKey{p.tenant, name}]
 	if pool == nil {
 		return nil, fmt.Errorf("proxy: pool %q is not defined", name)
 	}
 	method, _ := req.Headers.Get(":method")
 	path, _ := req.Headers.Get(":path")
 	authority, _ := req.Headers.Get(":authority")
+	if method == "" || authority == "" {
+		return nil, errors.New("proxy: http call without :method or :authority")
+	}
 	u, perr := url.ParseRequestURI(path)
 	err = perr
 	if err != nil {

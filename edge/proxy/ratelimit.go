@@ -95,21 +95,6 @@ func (lim *limiter) refuse(w http.ResponseWriter, r *http.Request, wait time.Dur
 	}
 }
 
-// limited is a route's action behind its tenant's request rate: requests
-// over it get 429 before any filter runs.
-type limited struct {
-	lim  *limiter
-	next action
-}
-
-func (a *limited) serve(w http.ResponseWriter, r *http.Request, l *Listener) {
-	if ok, wait := a.lim.allow(); !ok {
-		a.lim.refuse(w, r, wait)
-		return
-	}
-	a.next.serve(w, r, l)
-}
-
 // buildLimiters returns the limiters of tenants that have a request rate:
 // cur's where the rate and burst are unchanged, so a tenant's bucket
 // carries over a snapshot swap, and new ones otherwise.

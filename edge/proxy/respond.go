@@ -29,7 +29,7 @@ func newRespond(c *config.Respond) *respond {
 	return rs
 }
 
-func (rs *respond) serve(w http.ResponseWriter, r *http.Request, _ *Listener) {
+func (rs *respond) serve(w http.ResponseWriter, r *http.Request, _ *http.Request, _ *Listener) {
 	h := w.Header()
 	for k, vv := range rs.header {
 		h[k] = vv

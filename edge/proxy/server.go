@@ -21,9 +21,38 @@ import (
 	"github.com/wedgeproxy/wedge/runtime"
 )
 
-// action is a route's compiled behaviour.
+// action is a route's compiled behaviour. r is the served request (its
+// method and protocol frame the response); out is the outbound request
+// the route's filters edited, or nil when none ran (an action that sends
+// one upstream builds it from r).
 type action interface {
-	serve(w http.ResponseWriter, r *http.Request, l *Listener)
+	serve(w http.ResponseWriter, r *http.Request, out *http.Request, l *Listener)
+}
+
+// routeEntry is a route as the routing table holds it: its tenant's
+// request rate, its filters and its action.
+type routeEntry struct {
+	tenant, name, pool string
+	lim                *limiter // nil: the tenant has no request rate
+	filters            []*filterRef
+	act                action
+	meta               config.RouteMetadata // the route_metadata property
+}
+
+// serve answers r on the route: over the tenant's rate, 429 before any
+// filter runs; then the filters, if any, around the action.
+func (e *routeEntry) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot, l *Listener) {
+	if e.lim != nil {
+		if ok, wait := e.lim.allow(); !ok {
+			e.lim.refuse(w, r, wait)
+			return
+		}
+	}
+	if len(e.filters) == 0 {
+		e.act.serve(w, r, nil, l)
+		return
+	}
+	serveFiltered(w, r, e, snap, l)
 }
 
 // Server serves requests on the current snapshot. The zero value is not
@@ -46,7 +75,7 @@ type Server struct {
 
 // Snapshot is an immutable, compiled tenant configuration.
 type Snapshot struct {
-	table   *route.Table[action]
+	table   *route.Table[*routeEntry]
 	pools   map[poolKey]*upstream.Pool
 	plugins map[pluginKey]*runtime.Plugin
 	// limiters are the request rates of the tenants that have one.
@@ -77,7 +106,7 @@ type poolKey struct{ tenant, name string }
 // forward every request.
 func New(c *cache.Cache) *Server {
 	s := &Server{cache: c, now: monotonic, live: map[*runtime.Plugin]int{}}
-	empty, _ := route.Build[action](nil, nil)
+	empty, _ := route.Build[*routeEntry](nil, nil)
 	snap := &Snapshot{table: empty, pools: map[poolKey]*upstream.Pool{}, plugins: map[pluginKey]*runtime.Plugin{}}
 	snap.refs.Store(1)
 	s.snap.Store(snap)
@@ -132,19 +161,17 @@ func (s *Server) Build(tenants []config.Tenant) (*Snapshot, error) {
 	for i := range tenants {
 		index[tenants[i].Name] = i
 	}
-	table, err := route.Build(tenants, func(t *config.Tenant, i int) (action, error) {
+	table, err := route.Build(tenants, func(t *config.Tenant, i int) (*routeEntry, error) {
 		a, err := s.buildAction(t, i, snap)
-		if fs := filters[index[t.Name]][i]; err == nil && len(fs) > 0 {
-			name := t.Routes[i].Name
-			if name == "" {
-				name = strconv.Itoa(i)
-			}
-			a = &filtered{filters: fs, next: a, tenant: t.Name, route: name, pool: t.Routes[i].Upstream}
+		if err != nil {
+			return nil, err
 		}
-		if lim := snap.limiters[t.Name]; err == nil && lim != nil {
-			a = &limited{lim: lim, next: a}
+		name := t.Routes[i].Name
+		if name == "" {
+			name = strconv.Itoa(i)
 		}
-		return a, err
+		return &routeEntry{tenant: t.Name, name: name, pool: t.Routes[i].Upstream,
+			lim: snap.limiters[t.Name], filters: filters[index[t.Name]][i], act: a, meta: t.Routes[i].Metadata}, nil
 	})
 	if err != nil {
 		s.discard(snap, cur)
@@ -316,5 +343,5 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	rt.Handler.serve(w, r, &h.l)
+	rt.Handler.serve(w, r, snap, &h.l)
 }

@@ -310,7 +310,7 @@ func TestLimiterConcurrentBurst(t *testing.T) {
 // rate costs the limiter no allocation.
 func TestLimitedAllowedPathDoesNotAllocate(t *testing.T) {
 	a, w, r := limitedBench()
-	if n := testing.AllocsPerRun(1000, func() { a.serve(w, r, nil) }); n != 0 {
+	if n := testing.AllocsPerRun(1000, func() { a.serve(w, r, nil, nil) }); n != 0 {
 		t.Fatalf("%v allocations per allowed request, want 0", n)
 	}
 	if w.status != 0 {
@@ -321,7 +321,7 @@ func TestLimitedAllowedPathDoesNotAllocate(t *testing.T) {
 // nopAction answers nothing; nopWriter discards everything.
 type nopAction struct{}
 
-func (nopAction) serve(http.ResponseWriter, *http.Request, *Listener) {}
+func (nopAction) serve(http.ResponseWriter, *http.Request, *http.Request, *Listener) {}
 
 type nopWriter struct {
 	h      http.Header
@@ -332,12 +332,12 @@ func (w *nopWriter) Header() http.Header         { return w.h }
 func (w *nopWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (w *nopWriter) WriteHeader(status int)      { w.status = status }
 
-// limitedBench is a limited action, on the real clock, whose rate no
+// limitedBench is a rate-limited route, on the real clock, whose rate no
 // benchmark reaches.
-func limitedBench() (*limited, *nopWriter, *http.Request) {
+func limitedBench() (*routeEntry, *nopWriter, *http.Request) {
 	lim := newLimiter("bench", config.TenantLimits{RequestRate: 1e6, RequestBurst: 1e6}, monotonic)
 	lim.interval = 1 // a billion a second: every request is allowed
-	return &limited{lim: lim, next: nopAction{}}, &nopWriter{h: http.Header{}}, httptest.NewRequest("GET", "http://bench.test/", nil)
+	return &routeEntry{lim: lim, act: nopAction{}}, &nopWriter{h: http.Header{}}, httptest.NewRequest("GET", "http://bench.test/", nil)
 }
 
 // BenchmarkLimitedAllowed is the rate check of an allowed request, on
@@ -346,7 +346,7 @@ func BenchmarkLimitedAllowed(b *testing.B) {
 	a, w, r := limitedBench()
 	b.ReportAllocs()
 	for b.Loop() {
-		a.serve(w, r, nil)
+		a.serve(w, r, nil, nil)
 	}
 }
 
@@ -358,7 +358,7 @@ func BenchmarkLimitedAllowedParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		w := &nopWriter{h: http.Header{}}
 		for pb.Next() {
-			a.serve(w, r, nil)
+			a.serve(w, r, nil, nil)
 		}
 	})
 }
