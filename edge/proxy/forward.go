@@ -304,6 +304,10 @@ func (f *forward) fail(w http.ResponseWriter, r *http.Request, l *Listener, ctx 
 		l.fail(w, r, http.StatusGatewayTimeout, fmt.Sprintf("the upstream sent no response headers within %s", f.timeouts.ResponseHeader), detail...)
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		l.fail(w, r, http.StatusBadGateway, "the upstream closed the connection without a response", detail...)
+	case errors.Is(err, upstream.ErrInvalidRequest):
+		// Only a filter's edit can make one: the edge cleans what clients
+		// send, and net/http refuses what HTTP/1.1 parsers disagree on.
+		l.fail(w, r, http.StatusBadGateway, "the request's filters made a request that cannot be sent upstream (an invalid method, path or header)", detail...)
 	case errors.Is(err, upstream.ErrWriterPanic):
 		l.fail(w, r, http.StatusBadGateway, "the edge failed sending the request upstream", detail...)
 	default:
