@@ -229,7 +229,8 @@ func compileModule(ctx context.Context, e *Engine, wasm []byte, sum [32]byte, se
 // precheck refuses, from its import and export sections alone, a module
 // check would refuse once compiled: no ABI marker, no allocator, no
 // "memory" export, an imported memory, an import from an unknown host
-// module. The errors are check's.
+// module (the errors are check's); and tables that start with more than
+// maxTableElements elements.
 func precheck(it *wasmbin.Interface) error {
 	funcs := map[string]bool{}
 	for _, e := range it.Exports {
@@ -259,8 +260,18 @@ func precheck(it *wasmbin.Interface) error {
 			return err
 		}
 	}
+	// The host allocates every instance's tables outside its linear
+	// memory, so outside the memory limit: 8 bytes an element.
+	if it.TableElements > maxTableElements {
+		return fmt.Errorf("runtime: module's tables start with %d elements; at most %d", it.TableElements, maxTableElements)
+	}
 	return nil
 }
+
+// maxTableElements bounds the elements a module's tables start with
+// (8 MiB of host memory an instance): a standard-Go filter's table has
+// about as many elements as the module has functions, tens of thousands.
+const maxTableElements = 1 << 20
 
 var (
 	errImportedMemory = errors.New("runtime: module imports its memory; a filter must define its own")

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"encoding/binary"
 	"slices"
 	"strings"
 	"testing"
@@ -148,5 +149,40 @@ func TestModuleHTTPFilter(t *testing.T) {
 	}
 	if cbs := HTTPCallbacks(); len(cbs) != 6 || cbs[0] != "proxy_on_request_headers" {
 		t.Errorf("HTTPCallbacks() = %q", cbs)
+	}
+}
+
+// withTable inserts a table section (one funcref table of min elements)
+// into an assembled module, in its place before the memory section.
+func withTable(bin []byte, min uint64) []byte {
+	table := append([]byte{0x01, 0x70, 0x00}, wUleb(min)...)
+	sec := append(append([]byte{0x04}, wUleb(uint64(len(table)))...), table...)
+	pos := 8
+	for pos < len(bin) {
+		id := bin[pos]
+		size, n := binary.Uvarint(bin[pos+1:])
+		if id > 4 {
+			break
+		}
+		pos += 1 + n + int(size)
+	}
+	return slices.Concat(bin[:pos], sec, bin[pos:])
+}
+
+// TestCompileHugeTables: a module whose tables start with more than a
+// million elements is refused; every instance would allocate them (8
+// bytes each, outside the memory limit: 1 GiB for wazero's largest).
+func TestCompileHugeTables(t *testing.T) {
+	e := newTestEngine(t)
+	ctx := context.Background()
+	base := wasmModule(exportedMemory, loadable...)
+	m, err := e.Compile(ctx, withTable(base, maxTableElements))
+	if err != nil {
+		t.Fatalf("a table of %d elements: %v", maxTableElements, err)
+	}
+	m.Close(ctx)
+	_, err = e.Compile(ctx, withTable(base, 1<<27))
+	if want := "runtime: module's tables start with 134217728 elements; at most 1048576"; err == nil || err.Error() != want {
+		t.Fatalf("Compile = %v, want %s", err, want)
 	}
 }

@@ -305,9 +305,9 @@ func (f *forward) fail(w http.ResponseWriter, r *http.Request, l *Listener, ctx 
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		l.fail(w, r, http.StatusBadGateway, "the upstream closed the connection without a response", detail...)
 	case errors.Is(err, upstream.ErrInvalidRequest):
-		// Only a filter's edit can make one: the edge cleans what clients
-		// send, and net/http refuses what HTTP/1.1 parsers disagree on.
-		l.fail(w, r, http.StatusBadGateway, "the request's filters made a request that cannot be sent upstream (an invalid method, path or header)", detail...)
+		// Mostly a filter's edit; also a client's h2/h3 request that
+		// HTTP/1.1 cannot carry (a space in the query, say).
+		l.fail(w, r, http.StatusBadGateway, "the request cannot be sent upstream: its method, path or a header is not valid HTTP/1.1 (a filter's edit or the client's request)", detail...)
 	case errors.Is(err, upstream.ErrWriterPanic):
 		l.fail(w, r, http.StatusBadGateway, "the edge failed sending the request upstream", detail...)
 	default:

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -293,8 +292,19 @@ func isHex(b byte) bool {
 func writeField(bw *bufio.Writer, k, v string) {
 	bw.WriteString(k)
 	bw.WriteString(": ")
-	bw.WriteString(strings.Trim(v, " \t"))
+	bw.WriteString(trimOWS(v))
 	bw.WriteString("\r\n")
+}
+
+// trimOWS returns v without leading and trailing spaces and tabs.
+func trimOWS(v string) string {
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	return v
 }
 
 // copyN copies exactly n bytes of body to bw, reading into bw's own

@@ -14,7 +14,7 @@ const MaxLocals = 50000
 // proportion to the module's size, never to a count the bytes do not back:
 // a few bytes claiming 2³² imports, globals, parameters or locals would
 // otherwise exhaust the host's memory. Instructions are not decoded.
-func checkVectors(b []byte, l layout) error {
+func checkVectors(b []byte, l layout, it *Interface) error {
 	if s := l.types; s.present() {
 		d := decoder{b: b, pos: s.body, end: s.end}
 		// Smallest type: the form and two empty vectors.
@@ -74,8 +74,10 @@ func checkVectors(b []byte, l layout) error {
 				d.pos += 2
 			}
 			err := refType(&d)
+			var min uint64
 			if err == nil {
-				err = limits(&d)
+				min, err = limitsMin(&d)
+				it.TableElements += min
 			}
 			if err == nil && withInit {
 				err = constExpr(&d)

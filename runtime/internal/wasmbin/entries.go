@@ -123,25 +123,32 @@ func globalType(d *decoder) (mutable bool, err error) {
 // 0x02 shared, 0x04 64-bit indices) then the minimum and maybe the maximum.
 // Other flag bits (custom page sizes, say) are refused.
 func limits(d *decoder) error {
+	_, err := limitsMin(d)
+	return err
+}
+
+// limitsMin is limits that also returns the minimum.
+func limitsMin(d *decoder) (uint64, error) {
 	flags, err := d.byte()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if flags&^0x07 != 0 {
 		d.pos--
-		return d.unsupported("limits flags %#02x", flags)
+		return 0, d.unsupported("limits flags %#02x", flags)
 	}
 	bits := uint(32)
 	if flags&0x04 != 0 {
 		bits = 64
 	}
-	if _, err := d.uleb(bits); err != nil {
-		return err
+	min, err := d.uleb(bits)
+	if err != nil {
+		return 0, err
 	}
 	if flags&0x01 != 0 {
 		_, err = d.uleb(bits)
 	}
-	return err
+	return min, err
 }
 
 // tagType reads an exception tag: attribute 0 and a type index.

@@ -47,6 +47,9 @@ type Export struct {
 type Interface struct {
 	Imports []Import
 	Exports []Export
+	// TableElements is the sum of the minimum sizes of the tables the
+	// module defines: the elements every instance starts with.
+	TableElements uint64
 }
 
 // Inspect reads the imports and exports of the module bin, cheaply: it
@@ -72,10 +75,10 @@ func Inspect(bin []byte) (*Interface, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wasmbin: %w", err)
 	}
-	if err := checkVectors(bin, l); err != nil {
+	var out Interface
+	if err := checkVectors(bin, l, &out); err != nil {
 		return nil, fmt.Errorf("wasmbin: %w", err)
 	}
-	var out Interface
 	if s := l.imports; s.present() {
 		d := decoder{b: bin, pos: s.body, end: s.end}
 		n, err := d.count("imports", 4)

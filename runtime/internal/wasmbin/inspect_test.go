@@ -57,10 +57,18 @@ func TestInspect(t *testing.T) {
 	for _, im := range rich.Imports {
 		kinds += im.Kind.String() + " "
 	}
-	if kinds != "func table memory global tag " || !slices.Equal(rich.Exports, []Export{{"run", KindFunc}, {"mem", KindMemory}}) {
+	if kinds != "func table memory global tag " || !slices.Equal(rich.Exports, []Export{{"run", KindFunc}, {"mem", KindMemory}}) || rich.TableElements != 1 {
 		t.Errorf("rich module: %+v", rich)
 	}
 
+	// Table sizes add up, 64-bit and with an initialiser too.
+	tables := mod(sec(secTable, vec(
+		[]byte{funcref, 0x00, 0x05},
+		cat([]byte{extern, 0x05}, uleb(1<<40), uleb(1<<41)),
+		cat([]byte{0x40, 0x00, funcref, 0x01, 0x02, 0x03}, []byte{0xd0, funcref, end}))))
+	if it, err := Inspect(tables); err != nil || it.TableElements != 5+1<<40+2 {
+		t.Errorf("Inspect(tables) = %+v, %v", it, err)
+	}
 	// A module with neither section has neither.
 	if it, err := Inspect(mod(typeSec)); err != nil || len(it.Imports) != 0 || len(it.Exports) != 0 {
 		t.Errorf("Inspect(no imports or exports) = %+v, %v", it, err)
