@@ -156,6 +156,9 @@ type Limits struct {
 	// ask for. They apply to the file's tenants and to those managed
 	// through the admin API alike.
 	Filters FilterCaps `yaml:"filters"`
+	// Tenants is each tenant's default share of the node's data plane
+	// (requests in flight, tunnels); a tenant's limits may set its own.
+	Tenants TenantShare `yaml:"tenants"`
 }
 
 // FilterCaps are the operator's maximums on every filter limit a tenant
@@ -245,6 +248,13 @@ type TenantLimits struct {
 	// RequestBurst is the bucket size: how many requests may arrive at
 	// once after a quiet spell. 0 = max(1, ceil(RequestRate)).
 	RequestBurst int `yaml:"request_burst"`
+	// MaxConcurrentRequests bounds the tenant's requests in flight on
+	// each node (503 with Retry-After past it). 0 = the node's
+	// limits.tenants.max_concurrent_requests.
+	MaxConcurrentRequests int `yaml:"max_concurrent_requests"`
+	// MaxTunnels bounds the tenant's upgraded connections on each node.
+	// 0 = the node's limits.tenants.max_tunnels.
+	MaxTunnels int `yaml:"max_tunnels"`
 }
 
 // Upstream is a pool of origin endpoints.
@@ -448,7 +458,8 @@ const (
 )
 
 // WithDefaults returns a copy of l with zero fields set to their defaults.
-// Filters is left as it is: it has its own WithDefaults.
+// Filters and Tenants are left as they are: they have their own
+// WithDefaults.
 func (l Limits) WithDefaults() Limits {
 	if l.ReadHeaderTimeout == 0 {
 		l.ReadHeaderTimeout = Duration(DefaultReadHeaderTimeout)

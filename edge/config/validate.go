@@ -217,6 +217,8 @@ func (l *Limits) validate(ps *problems) {
 		ps.add("limits.max_concurrent_streams", "must not be negative")
 	}
 	l.Filters.validate(ps)
+	validateShareField(ps, "limits.tenants.max_concurrent_requests", l.Tenants.MaxConcurrentRequests)
+	validateShareField(ps, "limits.tenants.max_tunnels", l.Tenants.MaxTunnels)
 }
 
 var tenantName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
@@ -340,6 +342,8 @@ func (l *TenantLimits) validate(ps *problems, pre string) {
 	case b > 0 && l.RequestRate == 0:
 		ps.add(pre+"request_burst", "needs request_rate")
 	}
+	validateShareField(ps, pre+"max_concurrent_requests", l.MaxConcurrentRequests)
+	validateShareField(ps, pre+"max_tunnels", l.MaxTunnels)
 }
 
 func validateRoute(ps *problems, p string, r *Route, domains map[string]bool, pools map[string]int, caps FilterCaps) {

@@ -24,6 +24,12 @@ type Limits struct {
 	RequestRate float64 `yaml:"request_rate" json:"request_rate,omitempty"`
 	// RequestBurst is the rate's bucket size.
 	RequestBurst int `yaml:"request_burst" json:"request_burst,omitempty"`
+	// MaxConcurrentRequests bounds the tenant's requests in flight on
+	// each node (0: the node's default).
+	MaxConcurrentRequests int `yaml:"max_concurrent_requests" json:"max_concurrent_requests,omitempty"`
+	// MaxTunnels bounds the tenant's upgraded connections on each node
+	// (0: the node's default).
+	MaxTunnels int `yaml:"max_tunnels" json:"max_tunnels,omitempty"`
 }
 
 // apply sets the limits on a tenant's node configuration.
@@ -35,6 +41,8 @@ func (l Limits) apply(t *config.Tenant) {
 		FilterTotalMemoryBytes: l.FilterTotalMemoryBytes,
 		RequestRate:            l.RequestRate,
 		RequestBurst:           l.RequestBurst,
+		MaxConcurrentRequests:  l.MaxConcurrentRequests,
+		MaxTunnels:             l.MaxTunnels,
 	}
 }
 

@@ -86,6 +86,7 @@ func New(cfg *config.Config, log *slog.Logger, adminToken string) (*Node, error)
 	// The node's maximums on filter limits bound the filters it starts
 	// and every change the admin API accepts.
 	caps := cfg.Limits.Filters.WithDefaults()
+	n.proxy.UseTenantShare(cfg.Limits.Tenants)
 	n.proxy.UseFilters(proxy.Filters{Engine: n.wasm, Logger: log, Caps: caps, Load: func(ref string) ([]byte, error) {
 		if strings.HasPrefix(ref, "sha256:") {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

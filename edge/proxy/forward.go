@@ -23,6 +23,8 @@ type forward struct {
 	request  time.Duration // whole exchange until the response headers, or the 101; 0 = none
 	conns    *hijacked
 	query    queryMode // what of the query goes upstream (follows the cache key)
+	share    *share    // the tenant's, for its tunnels
+	caps     *caps
 }
 
 // queryMode is what a forward does with the query string.
@@ -58,6 +60,12 @@ func (f *forward) send(w http.ResponseWriter, out *http.Request, l *Listener) {
 		out.URL.RawQuery = "" // the upstream answers what the cache will key on
 	case f.query == querySort:
 		out.URL.RawQuery = cache.CanonicalQuery(q) // a scan when the cache already made it canonical
+	}
+	if out.Header["Upgrade"] != nil && f.share != nil && f.share.tunnels.Load() >= f.caps.maxTunnels {
+		// Refused before the upstream is asked; upgrade counts the
+		// tunnel itself once it is open.
+		busy(w, fmt.Sprintf("tenant %q has %d tunnels open on this node, its limit", f.caps.tenant, f.caps.maxTunnels))
+		return
 	}
 	dropFraming(out.Header)
 	if out.Header["User-Agent"] == nil {

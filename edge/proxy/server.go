@@ -34,14 +34,23 @@ type action interface {
 type routeEntry struct {
 	tenant, name, pool string
 	lim                *limiter // nil: the tenant has no request rate
+	share              *share   // the tenant's requests and tunnels in flight
+	caps               *caps
 	filters            []*filterRef
 	act                action
 	meta               config.RouteMetadata // the route_metadata property
 }
 
-// serve answers r on the route: over the tenant's rate, 429 before any
-// filter runs; then the filters, if any, around the action.
+// serve answers r on the route: past the tenant's requests in flight,
+// 503; over its rate, 429; both before any filter runs; then the
+// filters, if any, around the action.
 func (e *routeEntry) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot, l *Listener) {
+	if e.share != nil {
+		if !e.share.enter(w, e.caps) {
+			return
+		}
+		defer e.share.requests.Add(-1)
+	}
 	if e.lim != nil {
 		if ok, wait := e.lim.allow(); !ok {
 			e.lim.refuse(w, r, wait)
@@ -65,6 +74,11 @@ type Server struct {
 	filters Filters
 	log     *slog.Logger // failures the edge answered, with their detail; nil: none
 	now     func() int64 // the request-rate clock, monotonic nanoseconds; tests replace it
+
+	// shares are the tenants' counts of requests and tunnels, kept
+	// across snapshots; guarded by mu (the map; the counts are atomic).
+	shares       map[string]*share
+	shareDefault config.TenantShare
 
 	// live counts, for each plugin, the live snapshots that use it: the
 	// current one and those with requests still in flight. A plugin is
@@ -105,7 +119,7 @@ type poolKey struct{ tenant, name string }
 // the first Swap. Routes that enable caching use c; with c nil they
 // forward every request.
 func New(c *cache.Cache) *Server {
-	s := &Server{cache: c, now: monotonic, live: map[*runtime.Plugin]int{}}
+	s := &Server{cache: c, now: monotonic, live: map[*runtime.Plugin]int{}, shares: map[string]*share{}}
 	empty, _ := route.Build[*routeEntry](nil, nil)
 	snap := &Snapshot{table: empty, pools: map[poolKey]*upstream.Pool{}, plugins: map[pluginKey]*runtime.Plugin{}}
 	snap.refs.Store(1)
@@ -158,11 +172,15 @@ func (s *Server) Build(tenants []config.Tenant) (*Snapshot, error) {
 		return nil, err
 	}
 	index := make(map[string]int, len(tenants))
+	tcaps := make(map[string]*caps, len(tenants))
 	for i := range tenants {
-		index[tenants[i].Name] = i
+		t := &tenants[i]
+		index[t.Name] = i
+		sc := s.shareDefault.For(&t.Limits)
+		tcaps[t.Name] = &caps{tenant: t.Name, maxRequests: int64(sc.MaxConcurrentRequests), maxTunnels: int64(sc.MaxTunnels)}
 	}
 	table, err := route.Build(tenants, func(t *config.Tenant, i int) (*routeEntry, error) {
-		a, err := s.buildAction(t, i, snap)
+		a, err := s.buildAction(t, i, snap, tcaps[t.Name])
 		if err != nil {
 			return nil, err
 		}
@@ -171,7 +189,8 @@ func (s *Server) Build(tenants []config.Tenant) (*Snapshot, error) {
 			name = strconv.Itoa(i)
 		}
 		return &routeEntry{tenant: t.Name, name: name, pool: t.Routes[i].Upstream,
-			lim: snap.limiters[t.Name], filters: filters[index[t.Name]][i], act: a, meta: t.Routes[i].Metadata}, nil
+			lim: snap.limiters[t.Name], share: s.shareOf(t.Name), caps: tcaps[t.Name],
+			filters: filters[index[t.Name]][i], act: a, meta: t.Routes[i].Metadata}, nil
 	})
 	if err != nil {
 		s.discard(snap, cur)
@@ -193,7 +212,7 @@ func (s *Server) discard(snap, cur *Snapshot) {
 }
 
 // buildAction compiles route i of t (its filters aside).
-func (s *Server) buildAction(t *config.Tenant, i int, snap *Snapshot) (action, error) {
+func (s *Server) buildAction(t *config.Tenant, i int, snap *Snapshot, tc *caps) (action, error) {
 	rc := &t.Routes[i]
 	if rc.Respond != nil {
 		return newRespond(rc.Respond), nil
@@ -201,7 +220,7 @@ func (s *Server) buildAction(t *config.Tenant, i int, snap *Snapshot) (action, e
 	pool := snap.pools[poolKey{t.Name, rc.Upstream}]
 	to := rc.Timeouts.WithDefaults()
 	ut := upstream.Timeouts{Connect: to.Connect.D(), ResponseHeader: to.ResponseHeader.D()}
-	fwd := &forward{pool: pool, timeouts: ut, request: to.Request.D(), conns: &s.conns}
+	fwd := &forward{pool: pool, timeouts: ut, request: to.Request.D(), conns: &s.conns, share: s.shareOf(t.Name), caps: tc}
 	if rc.Cache == nil || !rc.Cache.Enabled || s.cache == nil {
 		return fwd, nil
 	}

@@ -32,6 +32,12 @@ func (f *forward) upgrade(w http.ResponseWriter, r *http.Request, resp *http.Res
 			"tenant", f.pool.Tenant, "pool", f.pool.Name, "endpoint", ep)
 		return
 	}
+	if f.share != nil {
+		if !f.share.openTunnel(w, f.caps) {
+			return
+		}
+		defer f.share.tunnels.Add(-1)
+	}
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		l.fail(w, r, http.StatusBadGateway, "cannot switch protocols on this connection", "error", err.Error())
