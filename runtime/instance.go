@@ -48,6 +48,7 @@ type instance struct {
 	memOver   atomic.Bool
 	dead      atomic.Bool
 	active    atomic.Int32 // streams pinned to this instance
+	entering  atomic.Int32 // new streams waiting for mu to start on it
 
 	mu       sync.Mutex // one guest call at a time; guards the fields below
 	depth    int

@@ -51,6 +51,12 @@ type Limits struct {
 	// INTERNAL_FAILURE (default 10,000). Queued items also count
 	// against their namespace's shared byte budget (16 MiB).
 	QueueItems int
+	// StreamQueue caps the new streams waiting to enter one instance
+	// (which runs one guest call at a time): when every instance has as
+	// many waiting, NewStream fails at once with Kind Unavailable, and
+	// the route's failure mode answers, instead of queueing behind a
+	// filter stuck in its calls (default 64).
+	StreamQueue int
 }
 
 // Defaults of the Limits fields that bound what a filter makes the host
@@ -60,6 +66,7 @@ const (
 	defaultHeaderBytes      = 64 << 10
 	defaultHeaderPairs      = 256
 	defaultQueueItems       = 10000
+	defaultStreamQueue      = 64
 )
 
 func (l Limits) withDefaults() Limits {
@@ -92,6 +99,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.QueueItems <= 0 {
 		l.QueueItems = defaultQueueItems
+	}
+	if l.StreamQueue <= 0 {
+		l.StreamQueue = defaultStreamQueue
 	}
 	return l
 }
@@ -129,6 +139,10 @@ type Plugin struct {
 	mu     sync.Mutex
 	slots  []*instance
 	closed bool
+	// making[i] is closed when the instance being made for slot i is
+	// ready (or failed); nil when none is being made. Guarded by mu,
+	// which is never held while an instance is made.
+	making []chan struct{}
 
 	failMu  sync.Mutex // a leaf lock: taken under p.mu or an instance's mu
 	retryAt time.Time
@@ -212,6 +226,7 @@ func (e *Engine) NewPlugin(ctx context.Context, m *Module, cfg PluginConfig) (*P
 	}
 	p := &Plugin{m: m, cfg: cfg, name: cfg.Name, limits: lim, log: log}
 	p.slots = make([]*instance, lim.Instances)
+	p.making = make([]chan struct{}, lim.Instances)
 	m.ref(func() { m.refs++ })
 	in, err := p.newInstance(ctx)
 	if err != nil {
@@ -273,38 +288,111 @@ func (p *Plugin) Close(ctx context.Context) error {
 
 // acquire picks the instance a new stream is pinned to, creating or
 // replacing instances as needed (but not while the plugin is backed off).
+// The instance is counted as entered (in.entering); NewStream uncounts it
+// once it holds the instance.
+//
+// An instance is made without the plugin's lock: other streams meanwhile
+// use the live instances, or wait for it only as long as their context
+// lets them. A stream finds every live instance with StreamQueue streams
+// already waiting to enter: it fails at once (Unavailable).
 func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return nil, &FilterError{Plugin: p.name, Kind: Unavailable, Err: errClosed}
-	}
-	// Close empties slots: read its length under mu, after the check.
-	i := int(p.rr.Add(1)) % len(p.slots)
-	in := p.slots[i]
-	if in == nil || in.dead.Load() {
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, &FilterError{Plugin: p.name, Kind: Unavailable, Err: errClosed}
+		}
+		// Close empties slots: read its length under mu, after the check.
+		i := int(p.rr.Add(1)) % len(p.slots)
+		in := p.slots[i]
+		if in != nil && !in.dead.Load() {
+			in, err := p.enter(in)
+			p.mu.Unlock()
+			return in, err
+		}
 		p.failMu.Lock()
 		retryAt, lastErr := p.retryAt, p.lastErr
 		p.failMu.Unlock()
 		if time.Now().Before(retryAt) {
 			// Backed off: use any live instance, else fail fast.
-			for _, o := range p.slots {
-				if o != nil && !o.dead.Load() {
-					o.active.Add(1)
-					return o, nil
-				}
+			if o := p.live(); o != nil {
+				in, err := p.enter(o)
+				p.mu.Unlock()
+				return in, err
 			}
+			p.mu.Unlock()
 			return nil, &FilterError{Plugin: p.name, Kind: Unavailable,
 				Err: fmt.Errorf("instances keep failing, next attempt in %v; last failure: %v",
 					time.Until(retryAt).Round(time.Millisecond), lastErr)}
 		}
-		fresh, err := p.newInstance(ctx)
+		if ch := p.making[i]; ch != nil {
+			// Being made by another stream: a live instance will do.
+			if o := p.live(); o != nil {
+				in, err := p.enter(o)
+				p.mu.Unlock()
+				return in, err
+			}
+			p.mu.Unlock()
+			select {
+			case <-ch:
+				continue
+			case <-ctx.Done():
+				return nil, &FilterError{Plugin: p.name, Kind: Unavailable,
+					Err: fmt.Errorf("gave up waiting for an instance to start: %w", ctx.Err())}
+			}
+		}
+		ch := make(chan struct{})
+		p.making[i] = ch
+		p.mu.Unlock()
+		// Not cut short by this request's end: the instance serves others.
+		fresh, err := p.newInstance(context.WithoutCancel(ctx))
+		p.mu.Lock()
+		p.making[i] = nil
+		close(ch)
 		if err != nil {
+			p.mu.Unlock()
 			return nil, err
 		}
+		if p.closed {
+			p.mu.Unlock()
+			fresh.mu.Lock()
+			fresh.closeLocked()
+			fresh.mu.Unlock()
+			return nil, &FilterError{Plugin: p.name, Kind: Unavailable, Err: errClosed}
+		}
 		p.slots[i] = fresh
-		in = fresh
+		in, err = p.enter(fresh)
+		p.mu.Unlock()
+		return in, err
 	}
+}
+
+// live returns a live instance, the one with the fewest streams waiting
+// to enter, or nil. Called with p.mu held.
+func (p *Plugin) live() *instance {
+	var best *instance
+	for _, o := range p.slots {
+		if o != nil && !o.dead.Load() && (best == nil || o.entering.Load() < best.entering.Load()) {
+			best = o
+		}
+	}
+	return best
+}
+
+// enter counts a new stream into in, or into the live instance with the
+// fewest waiting when in has StreamQueue waiting already; when every one
+// has, it fails. Called with p.mu held.
+func (p *Plugin) enter(in *instance) (*instance, error) {
+	limit := int32(p.limits.StreamQueue)
+	if in.entering.Load() >= limit {
+		if o := p.live(); o != nil && o.entering.Load() < limit {
+			in = o
+		} else {
+			return nil, &FilterError{Plugin: p.name, Kind: Unavailable,
+				Err: fmt.Errorf("every instance is busy, with %d new streams waiting on each", limit)}
+		}
+	}
+	in.entering.Add(1)
 	in.active.Add(1)
 	return in, nil
 }

@@ -94,6 +94,7 @@ func (p *Plugin) NewStream(ctx context.Context, host StreamHost) (*Stream, error
 	s := streamPool.Get().(*Stream)
 	s.p, s.in, s.host = p, in, host
 	in.mu.Lock()
+	in.entering.Add(-1)
 	s.id = in.nextID
 	in.nextID++
 	if in.nextID == 0 {
