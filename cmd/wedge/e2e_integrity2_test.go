@@ -116,21 +116,23 @@ func startDP2Tap(t *testing.T) *dp2Tap {
 }
 
 // TestE2EIntegrity2UpstreamWriterValidates is issue 10 problem 7: a
-// filter (dp_set_header.wat) that makes a header name with a tab or a
-// control byte, a header value with a control byte, or a method with
-// spaces gets 502 saying the request cannot be sent upstream, and the
-// origin (a raw listener that records every byte) receives nothing: not
-// a connection, not a byte. What the host refuses already
-// (proxy_replace_header_map_value answers BAD_ARGUMENT for a NUL in the
-// name, CR or LF in the value, which dp_set_header ignores) never reaches
-// the origin either: the request goes on without that header. The node
-// then serves a normal request. Today the writer sends
-// "transfer-encoding\t: chunked", "x-a\x01b: 1", "x-ok: va\x01lue" and
-// "GET /x HTTP/1.1 /path HTTP/1.1" to the origin as they are.
+// filter (dp2_set_header_status.wat) that makes a header name with a tab
+// or a control byte, a header value with a control byte, or a method
+// with spaces gets 502 saying the request cannot be sent upstream, and
+// the origin (a raw listener that records every byte) receives nothing:
+// not a connection, not a byte; the node then serves a normal request.
+// What the host refuses already never reaches the origin either:
+// proxy_replace_header_map_value answers BAD_ARGUMENT (2) for a NUL in
+// the name and for CR LF in the value, the filter reports that status
+// in x-dp2-status and lets the request go on, so the origin gets it
+// without the header (and a valid edit, the control, with status 0). At
+// 51719e9 the writer sends "transfer-encoding\t: chunked",
+// "x-a\x01b: 1", "x-ok: va\x01lue", "x-ok: va\x7flue" and
+// "GET /x HTTP/1.1 /method/x HTTP/1.1" to the origin as they are.
 func TestE2EIntegrity2UpstreamWriterValidates(t *testing.T) {
 	t.Parallel()
 	tap := startDP2Tap(t)
-	set := binPath(t, "wat/dp_set_header.wasm")
+	set := binPath(t, "wat/dp2_set_header_status.wasm")
 	refused := []struct{ name, config string }{
 		{"tab-name", "transfer-encoding\t=chunked"},
 		{"ctl-name", "x-a\x01b=1"},
@@ -138,9 +140,16 @@ func TestE2EIntegrity2UpstreamWriterValidates(t *testing.T) {
 		{"del-value", "x-ok=va\x7flue"},
 		{"method", ":method=GET /x HTTP/1.1"},
 	}
-	hostRefused := []struct{ name, config, marker string }{
-		{"nul-name", "x-a\x00b=1", "x-a"},
-		{"crlf-value", "x-ok=va\r\nlue", "x-ok"},
+	// Through the host: what the origin must receive (lower-cased) and
+	// must not.
+	hostRefused := []struct {
+		name, config string
+		want         []string
+		marker       string
+	}{
+		{"nul-name", "x-a\x00b=1", []string{"\r\nx-dp2-status: 2\r\n"}, "x-a"},
+		{"crlf-value", "x-ok=va\r\nlue", []string{"\r\nx-dp2-status: 2\r\n"}, "x-ok"},
+		{"valid", "x-good=1", []string{"\r\nx-good: 1\r\n", "\r\nx-dp2-status: 0\r\n"}, ""},
 	}
 	var routes strings.Builder
 	for _, r := range refused {
@@ -180,7 +189,7 @@ func TestE2EIntegrity2UpstreamWriterValidates(t *testing.T) {
 				t.Errorf("afterwards: %d %q, want 200 %q", resp.StatusCode, body, want)
 			}
 		})
-		t.Run(string(p)+"/refused by the host", func(t *testing.T) {
+		t.Run(string(p)+"/through the host", func(t *testing.T) {
 			for _, r := range hostRefused {
 				tap.reset()
 				path := "/" + r.name + "/x"
@@ -192,7 +201,13 @@ func TestE2EIntegrity2UpstreamWriterValidates(t *testing.T) {
 				if !strings.HasPrefix(got, "GET "+path+" HTTP/1.1\r\n") {
 					t.Errorf("%s: the origin received %q, want the GET of %s", r.name, got, path)
 				}
-				if strings.Contains(strings.ToLower(got), r.marker) || strings.Contains(got, "\x00") {
+				lower := strings.ToLower(got)
+				for _, w := range r.want {
+					if !strings.Contains(lower, w) {
+						t.Errorf("%s: the origin received %q, want it to hold %q", r.name, got, w)
+					}
+				}
+				if r.marker != "" && strings.Contains(lower, r.marker) || strings.Contains(got, "\x00") {
 					t.Errorf("%s: the origin received the refused header: %q", r.name, got)
 				}
 			}
