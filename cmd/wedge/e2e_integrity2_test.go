@@ -307,7 +307,15 @@ func TestE2EIntegrity2StrayBytesAfterBodiless(t *testing.T) {
 			}()
 		}
 	}()
-	n := dp2Wedge(t, withApp(dpNode(t), ln.Addr().String()), "http")
+	n := dp2Wedge(t, dpNode(t)+fmt.Sprintf(`tenants:
+  - name: acme
+    domains: [app.test]
+    upstreams:
+      - name: origin
+        endpoints: [%s]
+    routes:
+      - upstream: origin
+`, ln.Addr().String()), "http")
 
 	for _, p := range []proto{protoH1, protoH2C} {
 		c := newClient(t, p, n.addr("http"))
