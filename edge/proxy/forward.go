@@ -312,6 +312,8 @@ func (f *forward) fail(w http.ResponseWriter, r *http.Request, l *Listener, ctx 
 		l.fail(w, r, http.StatusGatewayTimeout, fmt.Sprintf("the upstream sent no response headers within %s", f.timeouts.ResponseHeader), detail...)
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		l.fail(w, r, http.StatusBadGateway, "the upstream closed the connection without a response", detail...)
+	case errors.Is(err, upstream.ErrEgressRefused):
+		l.fail(w, r, http.StatusBadGateway, "the upstream's address is refused by the node's egress policy", detail...)
 	case errors.Is(err, upstream.ErrInvalidRequest):
 		// Mostly a filter's edit; also a client's h2/h3 request that
 		// HTTP/1.1 cannot carry (a space in the query, say).

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wedgeproxy/wedge/edge/cache"
 	"github.com/wedgeproxy/wedge/edge/config"
+	"github.com/wedgeproxy/wedge/edge/egress"
 	"github.com/wedgeproxy/wedge/edge/route"
 	"github.com/wedgeproxy/wedge/edge/upstream"
 	"github.com/wedgeproxy/wedge/runtime"
@@ -72,8 +73,9 @@ type Server struct {
 	conns   hijacked
 	cache   *cache.Cache // nil: routes' cache settings are ignored
 	filters Filters
-	log     *slog.Logger // failures the edge answered, with their detail; nil: none
-	now     func() int64 // the request-rate clock, monotonic nanoseconds; tests replace it
+	log     *slog.Logger   // failures the edge answered, with their detail; nil: none
+	egress  *egress.Policy // checked on every connection pools open; nil: allow all
+	now     func() int64   // the request-rate clock, monotonic nanoseconds; tests replace it
 
 	// shares are the tenants' counts of requests and tunnels, kept
 	// across snapshots; guarded by mu (the map; the counts are atomic).
@@ -135,6 +137,17 @@ func (s *Server) UseFilters(f Filters) {
 	s.mu.Unlock()
 }
 
+// UseEgress sets the egress policy every connection of tenants' pools
+// (forwarded requests, filters' HTTP calls) is checked against, on its
+// resolved address. Without it every destination is allowed. Call it
+// before the first Build: pools kept across snapshots keep the policy
+// they were made with.
+func (s *Server) UseEgress(p *egress.Policy) {
+	s.mu.Lock()
+	s.egress = p
+	s.mu.Unlock()
+}
+
 // UseLogger sets where the details of the requests the edge fails go
 // (the client sees only the status, a short cause and the request ID).
 // Call it before Handler.
@@ -162,7 +175,7 @@ func (s *Server) Build(tenants []config.Tenant) (*Snapshot, error) {
 			if p, ok := cur.pools[k]; ok && p.Same(t.Name, u) {
 				snap.pools[k] = p
 			} else {
-				snap.pools[k] = upstream.NewPool(t.Name, u)
+				snap.pools[k] = upstream.NewPool(t.Name, u, s.egress)
 			}
 		}
 	}

@@ -39,6 +39,10 @@ var aLongTimeAgo = time.Unix(1, 0)
 // only, as the upstream side of an edge proxy does.
 type Client struct {
 	maxIdle int
+	// control checks each connection's resolved address against the
+	// egress policy (net.Dialer.Control); nil: none. Made once, so that
+	// a dial allocates nothing for it.
+	control func(network, address string, c syscall.RawConn) error
 
 	mu      sync.Mutex
 	idle    map[string][]*conn // per endpoint, most recently used last
@@ -261,11 +265,17 @@ func (c *Client) get(ctx context.Context, ep string, t Timeouts, retryable bool)
 	}
 }
 
-// dial opens a new connection to ep.
+// dial opens a new connection to ep. A destination the egress policy
+// refuses fails with an *EgressError, not a *net.OpError: nothing was
+// connected, and the proxy answers it apart from a connection failure.
 func (c *Client) dial(ctx context.Context, ep string, t Timeouts) (*conn, error) {
-	d := net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second}
+	d := net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second, Control: c.control}
 	nc, err := d.DialContext(ctx, "tcp", ep)
 	if err != nil {
+		var ee *EgressError
+		if c.control != nil && errors.As(err, &ee) {
+			return nil, ee
+		}
 		return nil, err
 	}
 	cn := &conn{nc: nc, ep: ep}

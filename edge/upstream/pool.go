@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wedgeproxy/wedge/edge/config"
+	"github.com/wedgeproxy/wedge/edge/egress"
 )
 
 // DownFor is how long an endpoint that refused or timed out a connection
@@ -48,9 +49,12 @@ type Timeouts struct {
 	ResponseHeader time.Duration
 }
 
-// NewPool makes the pool described by u for tenant.
-func NewPool(tenant string, u *config.Upstream) *Pool {
+// NewPool makes the pool described by u for tenant. Every connection it
+// opens is checked against eg on the resolved address; nil allows every
+// destination.
+func NewPool(tenant string, u *config.Upstream, eg *egress.Policy) *Pool {
 	p := &Pool{Tenant: tenant, Name: u.Name, client: newClient(maxIdle(u))}
+	p.client.useEgress(eg)
 	for _, e := range u.Endpoints {
 		p.endpoints = append(p.endpoints, &endpoint{addr: e})
 	}
@@ -97,7 +101,8 @@ func (p *Pool) pick(now int64) *endpoint {
 
 // Forward sends req to one of the pool's endpoints and returns the
 // response with its headers read, and the endpoint that answered (or
-// failed last). A failure to connect marks the endpoint down for DownFor
+// failed last). A failure to connect, or a destination the egress policy
+// refuses, marks the endpoint down for DownFor
 // and tries the next one: nothing was sent, so that is always safe. The
 // caller must read the body to EOF or close it.
 func (p *Pool) Forward(ctx context.Context, req *http.Request, t Timeouts) (*http.Response, string, error) {
@@ -116,8 +121,9 @@ func (p *Pool) Forward(ctx context.Context, req *http.Request, t Timeouts) (*htt
 			}
 			return resp, e.addr, nil
 		}
+		// A refused destination was never connected to either.
 		var op *net.OpError
-		if !errors.As(err, &op) || op.Op != "dial" || ctx.Err() != nil {
+		if !errors.Is(err, ErrEgressRefused) && (!errors.As(err, &op) || op.Op != "dial") || ctx.Err() != nil {
 			break
 		}
 		e.downUntil.Store(now + int64(DownFor))
