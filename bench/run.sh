@@ -17,6 +17,12 @@
 #   OUT=/tmp/wedge-bench.tsv      machine-readable results
 #   STOP_SYSTEM_SERVICES=1        stop system nginx/caddy/varnish services first
 #   KEEP_TMP=0          keep the temp dir (configs, logs) after the run
+#   wedge_hostile       a row, not run by default: the wedge row's tenant
+#                       while a second tenant's looping filter and memory
+#                       bomb are hammered (wrk -c8 on LOAD_CPU) during
+#                       every run; wedge_hostile/wedge is the share the
+#                       well-behaved tenant keeps (goal >= 0.9). Its CPU
+#                       us/req counts the attack's requests too: ignore it.
 #   WEDGE_BASE_BIN=     another wedge binary (an earlier commit's build) for
 #                       the rows wedge_base and wedge_base_filter: the same
 #                       configs as wedge and wedge_filter, so a change is
@@ -63,6 +69,8 @@ WEDGE_BASE_PORT=18088
 WEDGE_BASE_ADMIN_PORT=18098
 WEDGE_BASE_FILTER_PORT=18089
 WEDGE_BASE_FILTER_ADMIN_PORT=18099
+WEDGE_HOSTILE_PORT=18090
+WEDGE_HOSTILE_ADMIN_PORT=18100
 READY_TIMEOUT=10 # seconds to wait for a port to answer
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -79,6 +87,7 @@ declare -A PROXY_PORT=()    # proxy name -> port
 declare -A PROXY_PID=()     # proxy name -> pid whose process tree is measured
 declare -A PROXY_LOG=()     # proxy name -> log file
 declare -A CACHE_CHECK=()   # cache row name -> function that checks for a hit
+declare -A DURING=()        # row name -> function run as "<fn> start|stop" around its runs
 TMP=""
 WRK_PID=""
 
@@ -556,6 +565,54 @@ start_wedge_base_filter() {
 }
 stop_wedge_base_filter() { stop_proxy wedge_base_filter; }
 
+# wedge_hostile: the wedge row's tenant next to tenant "ant", whose
+# routes run hostile.wat looping in every request (/loop, cut at 100 ms)
+# and growing memory until refused (/bomb). hostile_load hammers both
+# during the row's runs.
+start_wedge_hostile() {
+	[[ -f $REPO_ROOT/bin/wat/hostile.wasm ]] || (cd "$REPO_ROOT" && timeout 300 make -s wat >/dev/null) || die "make wat failed"
+	spawn_wedge wedge_hostile "$WEDGE_HOSTILE_PORT" "$WEDGE_HOSTILE_ADMIN_PORT" "  - name: ant
+    domains: [ant.test]
+    upstreams:
+      - name: origin
+        endpoints: [127.0.0.1:$ORIGIN_PORT]
+    routes:
+      - match: {path_prefix: /loop}
+        upstream: origin
+        filters:
+          - name: loop
+            module: $REPO_ROOT/bin/wat/hostile.wasm
+            config: \"loop:request_headers\"
+            limits: {call_deadline: 100ms, instances: 1}
+      - upstream: origin
+        filters:
+          - name: bomb
+            module: $REPO_ROOT/bin/wat/hostile.wasm
+            config: \"grow:request_headers\"
+            limits: {max_memory_bytes: 16777216, instances: 1}"
+	DURING[wedge_hostile]=hostile_load
+}
+stop_wedge_hostile() { stop_proxy wedge_hostile; }
+
+HOSTILE_PIDS=()
+hostile_load() { # start|stop
+	local secs path
+	if [[ $1 == start ]]; then
+		secs=$(($(duration_secs "$DURATION") + $(duration_secs "$WARMUP") + 10))
+		for path in loop bomb; do
+			taskset -c "$LOAD_CPU" wrk -t1 -c4 -d"${secs}s" --timeout 5s -H "Host: ant.test" \
+				"http://127.0.0.1:$WEDGE_HOSTILE_PORT/$path" >"$TMP/hostile-$path.txt" 2>&1 &
+			HOSTILE_PIDS+=($!)
+		done
+	else
+		for path in "${HOSTILE_PIDS[@]}"; do kill -INT "$path" 2>/dev/null || true; wait "$path" 2>/dev/null || true; done
+		HOSTILE_PIDS=()
+		for path in loop bomb; do
+			log "wedge_hostile: the attack on /$path: $(awk '/^Requests\/sec:/ {r=$2} /Non-2xx/ {n=$NF} END {printf "%s req/s, %s non-2xx", r, n}' "$TMP/hostile-$path.txt")"
+		done
+	fi
+}
+
 # ---------------------------------------------------------------------------
 # Cache-hit rows: the same object requested again and again, so after the
 # warm-up every measured request is served from the proxy's cache and the
@@ -711,6 +768,7 @@ proxy_died() { # proxy when
 measure() { # proxy size round
 	local proxy=$1 size=$2 round=$3 pid=${PROXY_PID[$1]} out=$TMP/wrk-$1-$2-$3.txt
 	alive "$pid" || proxy_died "$proxy" "before the /$size run of round $round"
+	[[ -z ${DURING[$proxy]:-} ]] || ${DURING[$proxy]} start
 	run_wrk "$proxy" "$size" "$WARMUP" "$TMP/warmup.txt"
 	# A cache row must be serving hits now (the warm-up filled the cache).
 	[[ -z ${CACHE_CHECK[$proxy]:-} ]] || check_hit "$proxy" "$size"
@@ -722,6 +780,7 @@ measure() { # proxy size round
 	ns0=$(date +%s%N)
 	run_wrk "$proxy" "$size" "$DURATION" "$out"
 	ns1=$(date +%s%N)
+	[[ -z ${DURING[$proxy]:-} ]] || ${DURING[$proxy]} stop
 	alive "$pid" || proxy_died "$proxy" "during the /$size run of round $round"
 	t1=$(cpu_ticks "$pid")
 	c0b=$(cpu_stat "$PROXY_CPU")
@@ -812,7 +871,7 @@ print_table() { # medians file
 	# nginx, caddy; and wedge_cache against the other cache rows (cache hits
 	# are only compared with cache hits).
 	awk -F'\t' -v proxies="$PROXIES" -v sizes="$SIZES" -v cached="${!CACHE_CHECK[*]}" \
-		-v pairs="wedge_cache/varnish wedge_cache/nginx_cache wedge_filter/wedge wedge/wedge_base wedge_filter/wedge_base_filter wedge_base_filter/wedge_base" '
+		-v pairs="wedge_cache/varnish wedge_cache/nginx_cache wedge_filter/wedge wedge/wedge_base wedge_filter/wedge_base_filter wedge_base_filter/wedge_base wedge_hostile/wedge" '
 	function ratio(s, a, b) {
 		if (!have[s, a] || !have[s, b]) return
 		if (!hdr++) printf "%-5s %-24s %12s %14s\n", "size", "ratio", "req/s", "CPU us/req"
