@@ -33,11 +33,17 @@ const RequestIDHeader = "X-Request-Id"
 // with the detail (pool, endpoint, the raw error), which is the
 // operator's to see and no client's.
 func (l *Listener) fail(w http.ResponseWriter, r *http.Request, status int, cause string, detail ...any) {
+	l.failLogged(w, r, status, cause, true, detail...)
+}
+
+// failLogged is fail, logging only when logged is set (a failure already
+// logged recently, repeated on every request of a flood, is not).
+func (l *Listener) failLogged(w http.ResponseWriter, r *http.Request, status int, cause string, logged bool, detail ...any) {
 	id := newRequestID()
 	w.Header().Set(RequestIDHeader, id)
 	writeError(w, status, "%s (request %s)", cause, id)
 	log := l.log
-	if log == nil {
+	if log == nil || !logged {
 		return
 	}
 	attrs := make([]any, 0, 10+len(detail))

@@ -310,6 +310,15 @@ func filterFailed(w http.ResponseWriter, r *http.Request, l *Listener, ref *filt
 		panic(http.ErrAbortHandler)
 	case kind == 0:
 		l.fail(w, r, http.StatusServiceUnavailable, fmt.Sprintf("filter %q failed", ref.name), detail...)
+	case kind == runtime.Unavailable:
+		// A filter backed off or out of instances fails every request
+		// alike, at the rate a client sends them: logged once a second,
+		// with how many were not.
+		logged, skipped := ref.quiet.allow()
+		if skipped > 0 {
+			detail = append(detail, "failures_not_logged", skipped)
+		}
+		l.failLogged(w, r, http.StatusServiceUnavailable, fmt.Sprintf("filter %q failed (%s)", ref.name, kind), logged, detail...)
 	default:
 		l.fail(w, r, http.StatusServiceUnavailable, fmt.Sprintf("filter %q failed (%s)", ref.name, kind), detail...)
 	}

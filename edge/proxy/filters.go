@@ -31,6 +31,7 @@ type filterRef struct {
 	plugin   *runtime.Plugin
 	failOpen bool
 	reqBody  bool // the module exports proxy_on_request_body or _trailers
+	quiet    *logGate // its Unavailable failures' log lines
 }
 
 // Filters configures Wasm filters for a Server.
@@ -103,7 +104,7 @@ func (s *Server) startFilter(t *config.Tenant, f *config.Filter, modules map[str
 		tenant: t.Name, name: f.Name, hash: runtime.Hash(bin), config: string(f.Config),
 		vmConfig: string(f.VMConfig), limits: fmt.Sprintf("%+v", lim), calls: strings.Join(calls, "\x00"),
 	}
-	ref := &filterRef{name: f.Name, failOpen: f.FailureMode == config.FailOpen}
+	ref := &filterRef{name: f.Name, failOpen: f.FailureMode == config.FailOpen, quiet: new(logGate)}
 	if p, ok := snap.plugins[key]; ok {
 		ref.plugin, ref.reqBody = p, seesRequestBody(p)
 		return ref, nil
