@@ -30,7 +30,7 @@ type filterRef struct {
 	name     string
 	plugin   *runtime.Plugin
 	failOpen bool
-	reqBody  bool // the module exports proxy_on_request_body or _trailers
+	reqBody  bool     // the module exports proxy_on_request_body or _trailers
 	quiet    *logGate // its Unavailable failures' log lines
 }
 
