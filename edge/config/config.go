@@ -159,6 +159,10 @@ type Limits struct {
 	// Tenants is each tenant's default share of the node's data plane
 	// (requests in flight, tunnels); a tenant's limits may set its own.
 	Tenants TenantShare `yaml:"tenants"`
+	// UpstreamMaxConnsPerEndpoint bounds the connections each pool keeps
+	// open to one endpoint, idle and in use; a request that would need
+	// another gets 503 (another endpoint is tried first). Default 1024.
+	UpstreamMaxConnsPerEndpoint int `yaml:"upstream_max_conns_per_endpoint"`
 }
 
 // FilterCaps are the operator's maximums on every filter limit a tenant
@@ -450,6 +454,7 @@ const (
 	DefaultConnectTimeout       = 5 * time.Second
 	DefaultResponseHeader       = 30 * time.Second
 	DefaultMaxIdleConns         = 256
+	DefaultUpstreamMaxConns     = 1024
 	DefaultCacheMaxBytes        = 256 << 20
 	DefaultCacheMaxObjectBytes  = 8 << 20
 	DefaultAdminMaxUploadBytes  = 32 << 20
@@ -478,6 +483,9 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.BodyIdleTimeout == 0 {
 		l.BodyIdleTimeout = Duration(DefaultBodyIdleTimeout)
+	}
+	if l.UpstreamMaxConnsPerEndpoint == 0 {
+		l.UpstreamMaxConnsPerEndpoint = DefaultUpstreamMaxConns
 	}
 	if l.TunnelIdleTimeout == 0 {
 		l.TunnelIdleTimeout = Duration(DefaultTunnelIdleTimeout)

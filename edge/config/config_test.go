@@ -7,13 +7,14 @@ import (
 
 func TestLimitsWithDefaults(t *testing.T) {
 	all := Limits{
-		ReadHeaderTimeout:    Duration(DefaultReadHeaderTimeout),
-		IdleTimeout:          Duration(DefaultIdleTimeout),
-		MaxHeaderBytes:       DefaultMaxHeaderBytes,
-		MaxConcurrentStreams: DefaultMaxConcurrentStreams,
-		DrainTimeout:         Duration(DefaultDrainTimeout),
-		BodyIdleTimeout:      Duration(DefaultBodyIdleTimeout),
-		TunnelIdleTimeout:    Duration(DefaultTunnelIdleTimeout),
+		ReadHeaderTimeout:           Duration(DefaultReadHeaderTimeout),
+		IdleTimeout:                 Duration(DefaultIdleTimeout),
+		MaxHeaderBytes:              DefaultMaxHeaderBytes,
+		MaxConcurrentStreams:        DefaultMaxConcurrentStreams,
+		DrainTimeout:                Duration(DefaultDrainTimeout),
+		BodyIdleTimeout:             Duration(DefaultBodyIdleTimeout),
+		TunnelIdleTimeout:           Duration(DefaultTunnelIdleTimeout),
+		UpstreamMaxConnsPerEndpoint: DefaultUpstreamMaxConns,
 	}
 	tests := []struct {
 		name    string
@@ -24,24 +25,26 @@ func TestLimitsWithDefaults(t *testing.T) {
 			ReadHeaderTimeout: Duration(time.Second),
 			MaxHeaderBytes:    1024,
 		}, Limits{
-			ReadHeaderTimeout:    Duration(time.Second),
-			IdleTimeout:          Duration(DefaultIdleTimeout),
-			MaxHeaderBytes:       1024,
-			MaxConcurrentStreams: DefaultMaxConcurrentStreams,
-			DrainTimeout:         Duration(DefaultDrainTimeout),
-			BodyIdleTimeout:      Duration(DefaultBodyIdleTimeout),
-			TunnelIdleTimeout:    Duration(DefaultTunnelIdleTimeout),
+			ReadHeaderTimeout:           Duration(time.Second),
+			IdleTimeout:                 Duration(DefaultIdleTimeout),
+			MaxHeaderBytes:              1024,
+			MaxConcurrentStreams:        DefaultMaxConcurrentStreams,
+			DrainTimeout:                Duration(DefaultDrainTimeout),
+			BodyIdleTimeout:             Duration(DefaultBodyIdleTimeout),
+			TunnelIdleTimeout:           Duration(DefaultTunnelIdleTimeout),
+			UpstreamMaxConnsPerEndpoint: DefaultUpstreamMaxConns,
 		}},
-		{"all set", Limits{1, 2, 3, 4, 5, 6, 7, FilterCaps{MaxInstances: 8}, TenantShare{MaxTunnels: 9}}, Limits{1, 2, 3, 4, 5, 6, 7, FilterCaps{MaxInstances: 8}, TenantShare{MaxTunnels: 9}}},
+		{"all set", Limits{1, 2, 3, 4, 5, 6, 7, FilterCaps{MaxInstances: 8}, TenantShare{MaxTunnels: 9}, 10}, Limits{1, 2, 3, 4, 5, 6, 7, FilterCaps{MaxInstances: 8}, TenantShare{MaxTunnels: 9}, 10}},
 		// Negative values are the validator's to refuse, not defaults'.
 		{"negative is not zero", Limits{ReadHeaderTimeout: -1, MaxConcurrentStreams: -1}, Limits{
-			ReadHeaderTimeout:    -1,
-			IdleTimeout:          Duration(DefaultIdleTimeout),
-			MaxHeaderBytes:       DefaultMaxHeaderBytes,
-			MaxConcurrentStreams: -1,
-			DrainTimeout:         Duration(DefaultDrainTimeout),
-			BodyIdleTimeout:      Duration(DefaultBodyIdleTimeout),
-			TunnelIdleTimeout:    Duration(DefaultTunnelIdleTimeout),
+			ReadHeaderTimeout:           -1,
+			IdleTimeout:                 Duration(DefaultIdleTimeout),
+			MaxHeaderBytes:              DefaultMaxHeaderBytes,
+			MaxConcurrentStreams:        -1,
+			DrainTimeout:                Duration(DefaultDrainTimeout),
+			BodyIdleTimeout:             Duration(DefaultBodyIdleTimeout),
+			TunnelIdleTimeout:           Duration(DefaultTunnelIdleTimeout),
+			UpstreamMaxConnsPerEndpoint: DefaultUpstreamMaxConns,
 		}},
 	}
 	for _, tt := range tests {

@@ -219,6 +219,9 @@ func (l *Limits) validate(ps *problems) {
 	l.Filters.validate(ps)
 	validateShareField(ps, "limits.tenants.max_concurrent_requests", l.Tenants.MaxConcurrentRequests)
 	validateShareField(ps, "limits.tenants.max_tunnels", l.Tenants.MaxTunnels)
+	if v := l.UpstreamMaxConnsPerEndpoint; v < 0 || v > maxTenantShare {
+		ps.add("limits.upstream_max_conns_per_endpoint", "%d: want 0 (default %d) to %d", v, DefaultUpstreamMaxConns, maxTenantShare)
+	}
 }
 
 var tenantName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)

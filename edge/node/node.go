@@ -87,6 +87,7 @@ func New(cfg *config.Config, log *slog.Logger, adminToken string) (*Node, error)
 	// and every change the admin API accepts.
 	caps := cfg.Limits.Filters.WithDefaults()
 	n.proxy.UseTenantShare(cfg.Limits.Tenants)
+	n.proxy.UseUpstreamMaxConns(cfg.Limits.WithDefaults().UpstreamMaxConnsPerEndpoint)
 	n.proxy.UseFilters(proxy.Filters{Engine: n.wasm, Logger: log, Caps: caps, Load: func(ref string) ([]byte, error) {
 		if strings.HasPrefix(ref, "sha256:") {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

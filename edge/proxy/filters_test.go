@@ -201,8 +201,11 @@ func TestFilterFailureModes(t *testing.T) {
 func TestLoopingFilterDoesNotStopOtherRoutes(t *testing.T) {
 	bad := hostile("loop:request_headers", "closed")
 	bad.Limits.CallDeadline = config.Duration(2 * time.Second)
+	// The healthy filter's deadline is one no loaded machine reaches: it
+	// is the looping one's that this test is about.
 	good := config.Filter{Name: "headers", Module: "bin/filters/headers.wasm",
-		Config: config.FilterConfig(`{"response":{"set":{"x-filtered":"1"}}}`)}
+		Config: config.FilterConfig(`{"response":{"set":{"x-filtered":"1"}}}`),
+		Limits: config.FilterLimits{CallDeadline: config.Duration(10 * time.Second)}}
 	front := filterRoutes(t,
 		config.Route{Match: config.Match{PathPrefix: "/bad"}, Upstream: "origin", Filters: []config.Filter{bad}},
 		config.Route{Upstream: "origin", Filters: []config.Filter{good}},

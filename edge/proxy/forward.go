@@ -314,6 +314,9 @@ func (f *forward) fail(w http.ResponseWriter, r *http.Request, l *Listener, ctx 
 		l.fail(w, r, http.StatusBadGateway, "the upstream closed the connection without a response", detail...)
 	case errors.Is(err, upstream.ErrEgressRefused):
 		l.fail(w, r, http.StatusBadGateway, "the upstream's address is refused by the node's egress policy", detail...)
+	case errors.Is(err, upstream.ErrEndpointFull):
+		w.Header().Set("Retry-After", "1")
+		l.fail(w, r, http.StatusServiceUnavailable, "every endpoint of the upstream pool has as many connections open as the node allows", detail...)
 	case errors.Is(err, upstream.ErrInvalidRequest):
 		// Mostly a filter's edit; also a client's h2/h3 request that
 		// HTTP/1.1 cannot carry (a space in the query, say).

@@ -81,6 +81,7 @@ type Server struct {
 	// across snapshots; guarded by mu (the map; the counts are atomic).
 	shares       map[string]*share
 	shareDefault config.TenantShare
+	maxConns     int // per endpoint of each pool; 0: none
 
 	// live counts, for each plugin, the live snapshots that use it: the
 	// current one and those with requests still in flight. A plugin is
@@ -172,10 +173,10 @@ func (s *Server) Build(tenants []config.Tenant) (*Snapshot, error) {
 		for ui := range t.Upstreams {
 			u := &t.Upstreams[ui]
 			k := poolKey{t.Name, u.Name}
-			if p, ok := cur.pools[k]; ok && p.Same(t.Name, u) {
+			if p, ok := cur.pools[k]; ok && p.Same(t.Name, u, s.maxConns) {
 				snap.pools[k] = p
 			} else {
-				snap.pools[k] = upstream.NewPool(t.Name, u, s.egress)
+				snap.pools[k] = upstream.NewPool(t.Name, u, s.egress, s.maxConns)
 			}
 		}
 	}

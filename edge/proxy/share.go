@@ -32,6 +32,15 @@ func (s *Server) UseTenantShare(d config.TenantShare) {
 	s.mu.Unlock()
 }
 
+// UseUpstreamMaxConns bounds the connections each pool opens to one
+// endpoint (the node file's limits.upstream_max_conns_per_endpoint); 0,
+// the default, sets no bound. Call it before the first Build.
+func (s *Server) UseUpstreamMaxConns(n int) {
+	s.mu.Lock()
+	s.maxConns = n
+	s.mu.Unlock()
+}
+
 // shareOf returns tenant's share, made on first use. Called under s.mu.
 func (s *Server) shareOf(tenant string) *share {
 	sh := s.shares[tenant]

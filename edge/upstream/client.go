@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -44,15 +45,25 @@ type Client struct {
 	// a dial allocates nothing for it.
 	control func(network, address string, c syscall.RawConn) error
 
+	// maxConns bounds the connections open to one endpoint, idle and in
+	// use; 0: none.
+	maxConns int
+
 	mu      sync.Mutex
 	idle    map[string][]*conn // per endpoint, most recently used last
+	open    map[string]int     // per endpoint, connections not yet closed
 	reaping bool
 	closed  bool
 }
 
-func newClient(maxIdle int) *Client {
-	return &Client{maxIdle: maxIdle, idle: map[string][]*conn{}}
+func newClient(maxIdle, maxConns int) *Client {
+	return &Client{maxIdle: maxIdle, maxConns: maxConns, idle: map[string][]*conn{}, open: map[string]int{}}
 }
+
+// ErrEndpointFull reports an endpoint with as many connections open as
+// the node allows (limits.upstream_max_conns_per_endpoint): the request
+// is refused rather than queued, and the proxy answers 503.
+var ErrEndpointFull = errors.New("upstream: the endpoint has as many connections open as the node allows")
 
 // conn is one upstream connection.
 type conn struct {
@@ -64,6 +75,23 @@ type conn struct {
 	ep       string
 	reused   bool
 	lastUsed time.Time
+	c        *Client
+	closed   atomic.Bool
+}
+
+// close closes the connection once, and counts it out of its endpoint's.
+func (cn *conn) close() error {
+	if !cn.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	err := cn.nc.Close()
+	c := cn.c
+	c.mu.Lock()
+	if c.open[cn.ep]--; c.open[cn.ep] <= 0 {
+		delete(c.open, cn.ep)
+	}
+	c.mu.Unlock()
+	return err
 }
 
 // limitReader stops reading after n bytes when n >= 0; it bounds the
@@ -161,7 +189,7 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request, h ch
 	var up *upload
 	fail := func(err error) (*http.Response, error) {
 		stop()
-		cn.nc.Close()
+		cn.close()
 		up.join()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -261,7 +289,7 @@ func (c *Client) get(ctx context.Context, ep string, t Timeouts, retryable bool)
 		if idle < IdleTimeout && (retryable && idle < checkIdleAfter || alive(cn)) {
 			return cn, nil
 		}
-		cn.nc.Close()
+		cn.close()
 	}
 }
 
@@ -269,16 +297,28 @@ func (c *Client) get(ctx context.Context, ep string, t Timeouts, retryable bool)
 // refuses fails with an *EgressError, not a *net.OpError: nothing was
 // connected, and the proxy answers it apart from a connection failure.
 func (c *Client) dial(ctx context.Context, ep string, t Timeouts) (*conn, error) {
+	c.mu.Lock()
+	if c.maxConns > 0 && c.open[ep] >= c.maxConns {
+		c.mu.Unlock()
+		return nil, ErrEndpointFull
+	}
+	c.open[ep]++
+	c.mu.Unlock()
 	d := net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second, Control: c.control}
 	nc, err := d.DialContext(ctx, "tcp", ep)
 	if err != nil {
+		c.mu.Lock()
+		if c.open[ep]--; c.open[ep] <= 0 {
+			delete(c.open, ep)
+		}
+		c.mu.Unlock()
 		var ee *EgressError
 		if c.control != nil && errors.As(err, &ee) {
 			return nil, ee
 		}
 		return nil, err
 	}
-	cn := &conn{nc: nc, ep: ep}
+	cn := &conn{nc: nc, ep: ep, c: c}
 	cn.lr = limitReader{r: nc, n: -1}
 	cn.w = connWriter{nc: nc}
 	cn.br = bufio.NewReaderSize(&cn.lr, 16<<10)
@@ -290,7 +330,7 @@ func (c *Client) dial(ctx context.Context, ep string, t Timeouts) (*conn, error)
 // bytes or the pool is full or closed.
 func (c *Client) put(cn *conn) {
 	if cn.br.Buffered() > 0 {
-		cn.nc.Close() // bytes past the response: the framing is off
+		cn.close() // bytes past the response: the framing is off
 		return
 	}
 	cn.reused = true
@@ -306,7 +346,7 @@ func (c *Client) put(cn *conn) {
 		return
 	}
 	c.mu.Unlock()
-	cn.nc.Close()
+	cn.close()
 }
 
 // reap closes idle connections that timed out or that the upstream
@@ -338,7 +378,7 @@ func (c *Client) reap() {
 	}
 	c.mu.Unlock()
 	for _, cn := range dead {
-		cn.nc.Close()
+		cn.close()
 	}
 }
 
@@ -346,13 +386,15 @@ func (c *Client) reap() {
 // response is done.
 func (c *Client) Close() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.closed = true
+	var idle []*conn
 	for ep, list := range c.idle {
-		for _, cn := range list {
-			cn.nc.Close()
-		}
+		idle = append(idle, list...)
 		delete(c.idle, ep)
+	}
+	c.mu.Unlock()
+	for _, cn := range idle {
+		cn.close()
 	}
 }
 
@@ -400,7 +442,7 @@ func (b *body) release(reusable bool) {
 		// aborting the body's read, ends the writer, which is waited for.
 		if done, err := b.up.poll(); !done || err != nil {
 			reusable = false
-			b.cn.nc.Close()
+			b.cn.close()
 			b.up.join()
 		}
 	}
@@ -408,7 +450,7 @@ func (b *body) release(reusable bool) {
 		b.c.put(b.cn)
 		return
 	}
-	b.cn.nc.Close()
+	b.cn.close()
 }
 
 // headerDeadline arms the response-header timeout once the request is
@@ -462,7 +504,7 @@ func (u *Upgraded) Read(p []byte) (int, error) { return u.conn.br.Read(p) }
 func (u *Upgraded) Write(p []byte) (int, error) { return u.conn.nc.Write(p) }
 
 // Close closes the connection.
-func (u *Upgraded) Close() error { return u.conn.nc.Close() }
+func (u *Upgraded) Close() error { return u.conn.close() }
 
 // SetReadDeadline bounds the next reads.
 func (u *Upgraded) SetReadDeadline(t time.Time) error { return u.conn.nc.SetReadDeadline(t) }

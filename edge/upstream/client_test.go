@@ -60,7 +60,7 @@ func TestClientReusesConnections(t *testing.T) {
 		io.WriteString(w, "ok "+r.URL.Path)
 	}))
 	ep := srv.Listener.Addr().String()
-	c := newClient(4)
+	c := newClient(4, 0)
 	defer c.Close()
 	for i := range 20 {
 		if code, body := get(t, c, ep, "/x"); code != 200 || body != "ok /x" {
@@ -77,7 +77,7 @@ func TestClientClosedBodyIsNotReused(t *testing.T) {
 		w.Write(make([]byte, 1<<20))
 	}))
 	ep := srv.Listener.Addr().String()
-	c := newClient(4)
+	c := newClient(4, 0)
 	defer c.Close()
 	for range 3 {
 		req, _ := http.NewRequest("GET", "http://"+ep+"/", nil)
@@ -122,7 +122,7 @@ func TestClientRetriesStaleConnection(t *testing.T) {
 		}
 	}()
 	ep := ln.Addr().String()
-	c := newClient(4)
+	c := newClient(4, 0)
 	defer c.Close()
 	for i := range 3 {
 		if code, body := get(t, c, ep, "/"); code != 200 || body != "ok" {
@@ -143,7 +143,7 @@ func TestClientResponseHeaderTimeout(t *testing.T) {
 		}
 	}))
 	ep := srv.Listener.Addr().String()
-	c := newClient(4)
+	c := newClient(4, 0)
 	defer c.Close()
 	req, _ := http.NewRequest("GET", "http://"+ep+"/", nil)
 	_, err := c.RoundTrip(context.Background(), req, ep, Timeouts{Connect: time.Second, ResponseHeader: 50 * time.Millisecond})
@@ -158,7 +158,7 @@ func TestClientContextCancel(t *testing.T) {
 		<-r.Context().Done()
 	}))
 	ep := srv.Listener.Addr().String()
-	c := newClient(4)
+	c := newClient(4, 0)
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -190,7 +190,7 @@ func TestClientHeaderTooLarge(t *testing.T) {
 		}
 	}()
 	ep := ln.Addr().String()
-	c := newClient(4)
+	c := newClient(4, 0)
 	defer c.Close()
 	req, _ := http.NewRequest("GET", "http://"+ep+"/", nil)
 	if _, err := c.RoundTrip(context.Background(), req, ep, testTimeouts); !errors.Is(err, errHeaderTooLarge) {
@@ -206,7 +206,7 @@ func TestClientSkipsInterimResponses(t *testing.T) {
 		io.WriteString(w, "got "+string(body))
 	}))
 	ep := srv.Listener.Addr().String()
-	c := newClient(4)
+	c := newClient(4, 0)
 	defer c.Close()
 	req, _ := http.NewRequest("POST", "http://"+ep+"/", strings.NewReader("hello"))
 	req.Header.Set("Expect", "100-continue")
@@ -225,7 +225,7 @@ func TestClientDialError(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	ep := ln.Addr().String()
 	ln.Close()
-	c := newClient(4)
+	c := newClient(4, 0)
 	req, _ := http.NewRequest("GET", "http://"+ep+"/", nil)
 	_, err := c.RoundTrip(context.Background(), req, ep, testTimeouts)
 	var op *net.OpError
@@ -235,7 +235,7 @@ func TestClientDialError(t *testing.T) {
 }
 
 func testPool(addrs ...string) *Pool {
-	p := &Pool{client: newClient(4)}
+	p := &Pool{client: newClient(4, 0)}
 	for _, a := range addrs {
 		p.endpoints = append(p.endpoints, &endpoint{addr: a})
 	}

@@ -42,7 +42,7 @@ func TestEgressRefusesANameResolvingToLoopback(t *testing.T) {
 	if err := pol.CheckLiteral(ep); err != nil {
 		t.Fatalf("CheckLiteral(%q) = %v, want nil (a name is checked when dialled)", ep, err)
 	}
-	p := NewPool("acme", &config.Upstream{Name: "web", Endpoints: []string{ep}}, pol)
+	p := NewPool("acme", &config.Upstream{Name: "web", Endpoints: []string{ep}}, pol, 0)
 	defer p.Close()
 	resp, got, err := forwardGet(p)
 	if resp != nil {
@@ -75,7 +75,7 @@ func TestEgressAllowsLoopbackWhenListed(t *testing.T) {
 	srv, cl := newOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	pol := egress.New(egress.Config{Allow: mustRules(t, "127.0.0.0/8")})
-	p := NewPool("acme", &config.Upstream{Name: "web", Endpoints: []string{"localhost:" + port}}, pol)
+	p := NewPool("acme", &config.Upstream{Name: "web", Endpoints: []string{"localhost:" + port}}, pol, 0)
 	defer p.Close()
 	resp, _, err := forwardGet(p)
 	if err != nil {
@@ -97,7 +97,7 @@ func TestEgressRefusedEndpointIsSkipped(t *testing.T) {
 	refused, rcl := newOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	allowed, acl := newOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	pol := egress.New(egress.Config{Allow: mustRules(t, allowed.Listener.Addr().String())})
-	p := NewPool("acme", &config.Upstream{Name: "web", Endpoints: []string{refused.Listener.Addr().String(), allowed.Listener.Addr().String()}}, pol)
+	p := NewPool("acme", &config.Upstream{Name: "web", Endpoints: []string{refused.Listener.Addr().String(), allowed.Listener.Addr().String()}}, pol, 0)
 	defer p.Close()
 	for i := range 2 {
 		resp, ep, err := forwardGet(p)
@@ -123,7 +123,7 @@ func TestEgressRefusedEndpointIsSkipped(t *testing.T) {
 
 // The dial-time check allocates nothing for an allowed address.
 func TestEgressControlDoesNotAllocate(t *testing.T) {
-	c := newClient(4)
+	c := newClient(4, 0)
 	c.useEgress(egress.New(egress.Config{Deny: mustRules(t, "10.0.0.0/8", "0.0.0.0/0:25")}))
 	for _, a := range []string{"93.184.216.34:80", "[2606:2800:220:1::1]:443"} {
 		if n := testing.AllocsPerRun(100, func() {

@@ -52,8 +52,12 @@ type Timeouts struct {
 // NewPool makes the pool described by u for tenant. Every connection it
 // opens is checked against eg on the resolved address; nil allows every
 // destination.
-func NewPool(tenant string, u *config.Upstream, eg *egress.Policy) *Pool {
-	p := &Pool{Tenant: tenant, Name: u.Name, client: newClient(maxIdle(u))}
+//
+// maxConns bounds the connections open to each endpoint (idle and in
+// use): past it a request fails with ErrEndpointFull rather than dial.
+// 0: no bound.
+func NewPool(tenant string, u *config.Upstream, eg *egress.Policy, maxConns int) *Pool {
+	p := &Pool{Tenant: tenant, Name: u.Name, client: newClient(maxIdle(u), maxConns)}
 	p.client.useEgress(eg)
 	for _, e := range u.Endpoints {
 		p.endpoints = append(p.endpoints, &endpoint{addr: e})
@@ -69,9 +73,9 @@ func maxIdle(u *config.Upstream) int {
 }
 
 // Same reports whether p was made from a definition equal to u, so that a
-// new snapshot may keep p and its connections.
-func (p *Pool) Same(tenant string, u *config.Upstream) bool {
-	if p.Tenant != tenant || p.Name != u.Name || p.client.maxIdle != maxIdle(u) || len(p.endpoints) != len(u.Endpoints) {
+// new snapshot may keep p and its connections (maxConns as for NewPool).
+func (p *Pool) Same(tenant string, u *config.Upstream, maxConns int) bool {
+	if p.Tenant != tenant || p.Name != u.Name || p.client.maxIdle != maxIdle(u) || p.client.maxConns != maxConns || len(p.endpoints) != len(u.Endpoints) {
 		return false
 	}
 	for i, e := range u.Endpoints {
@@ -120,6 +124,9 @@ func (p *Pool) Forward(ctx context.Context, req *http.Request, t Timeouts) (*htt
 				e.downUntil.Store(0)
 			}
 			return resp, e.addr, nil
+		}
+		if errors.Is(err, ErrEndpointFull) && ctx.Err() == nil {
+			continue // nothing sent; the endpoint is busy, not down
 		}
 		// A refused destination was never connected to either.
 		var op *net.OpError

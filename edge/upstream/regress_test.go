@@ -29,7 +29,7 @@ func TestAlive(t *testing.T) {
 			accepted <- nc
 		}
 	}()
-	c := newClient(1)
+	c := newClient(1, 0)
 	cn, err := c.dial(context.Background(), ln.Addr().String(), testTimeouts)
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +111,7 @@ func TestHeadBodyDoesNotPoisonNextResponse(t *testing.T) {
 			fmt.Fprintf(nc, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(req.URL.Path), req.URL.Path)
 		}
 	})
-	c := newClient(4)
+	c := newClient(4, 0)
 	defer c.Close()
 	req, _ := http.NewRequest("HEAD", "http://"+ep+"/h", nil)
 	resp, err := c.RoundTrip(context.Background(), req, ep, testTimeouts)
@@ -140,7 +140,7 @@ func TestIdleTimeoutAtOrigin(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 	ep := srv.Listener.Addr().String()
-	c := newClient(64)
+	c := newClient(64, 0)
 	defer c.Close()
 	var wg sync.WaitGroup
 	for range 40 {
@@ -185,7 +185,7 @@ func TestNonIdempotentNotReplayed(t *testing.T) {
 			io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		}
 	})
-	c := newClient(4)
+	c := newClient(4, 0)
 	defer c.Close()
 	get(t, c, ep, "/warm") // leaves a pooled connection
 	req, _ := http.NewRequest("POST", "http://"+ep+"/", nil)
@@ -204,7 +204,7 @@ func TestStalledUploadTimesOut(t *testing.T) {
 		http.ReadRequest(br)
 		time.Sleep(10 * time.Second) // never reads the body
 	})
-	c := newClient(4)
+	c := newClient(4, 0)
 	defer c.Close()
 	big := strings.NewReader(strings.Repeat("x", 64<<20))
 	req, _ := http.NewRequest("PUT", "http://"+ep+"/", big)
@@ -268,7 +268,7 @@ func TestSuspectAfter204(t *testing.T) {
 			fmt.Fprintf(nc, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(req.URL.Path), req.URL.Path)
 		}
 	})
-	c := newClient(4)
+	c := newClient(4, 0)
 	defer c.Close()
 	if code, _ := get(t, c, ep, "/empty"); code != 204 {
 		t.Fatalf("status %d", code)
