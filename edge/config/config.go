@@ -159,6 +159,11 @@ type Limits struct {
 	// Tenants is each tenant's default share of the node's data plane
 	// (requests in flight, tunnels); a tenant's limits may set its own.
 	Tenants TenantShare `yaml:"tenants"`
+	// Quotas are each admin-API tenant's default quotas: what it may
+	// keep in the store and ask of the control plane (see Quotas).
+	Quotas Quotas `yaml:"quotas,omitempty"`
+	// Uploads sizes the pool that checks uploaded filters.
+	Uploads Uploads `yaml:"uploads,omitempty"`
 }
 
 // FilterCaps are the operator's maximums on every filter limit a tenant

@@ -32,7 +32,7 @@ func TestLimitsWithDefaults(t *testing.T) {
 			BodyIdleTimeout:      Duration(DefaultBodyIdleTimeout),
 			TunnelIdleTimeout:    Duration(DefaultTunnelIdleTimeout),
 		}},
-		{"all set", Limits{1, 2, 3, 4, 5, 6, 7, FilterCaps{MaxInstances: 8}, TenantShare{MaxTunnels: 9}}, Limits{1, 2, 3, 4, 5, 6, 7, FilterCaps{MaxInstances: 8}, TenantShare{MaxTunnels: 9}}},
+		{"all set", Limits{1, 2, 3, 4, 5, 6, 7, FilterCaps{MaxInstances: 8}, TenantShare{MaxTunnels: 9}, Quotas{MaxFilters: 10}, Uploads{Workers: 11}}, Limits{1, 2, 3, 4, 5, 6, 7, FilterCaps{MaxInstances: 8}, TenantShare{MaxTunnels: 9}, Quotas{MaxFilters: 10}, Uploads{Workers: 11}}},
 		// Negative values are the validator's to refuse, not defaults'.
 		{"negative is not zero", Limits{ReadHeaderTimeout: -1, MaxConcurrentStreams: -1}, Limits{
 			ReadHeaderTimeout:    -1,

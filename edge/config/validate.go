@@ -219,6 +219,8 @@ func (l *Limits) validate(ps *problems) {
 	l.Filters.validate(ps)
 	validateShareField(ps, "limits.tenants.max_concurrent_requests", l.Tenants.MaxConcurrentRequests)
 	validateShareField(ps, "limits.tenants.max_tunnels", l.Tenants.MaxTunnels)
+	l.Quotas.validate(ps, "limits.quotas")
+	l.Uploads.validate(ps)
 }
 
 var tenantName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
