@@ -89,10 +89,10 @@ func (n *fleetNode) must(want int, method, path string, body []byte, ctype strin
 	return rev
 }
 
-// status is the node's GET /v1/status.
+// status is the node's GET /v1/status (the operator's view).
 func (n *fleetNode) status() (rev int64, storeOK bool) {
 	n.t.Helper()
-	resp, err := http.Get(n.admin + "/v1/status")
+	resp, err := n.getStatus()
 	if err != nil {
 		n.t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ type nodeStatus struct {
 
 func fullStatus(t *testing.T, n *fleetNode) nodeStatus {
 	t.Helper()
-	resp, err := http.Get(n.admin + "/v1/status")
+	resp, err := n.getStatus()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,4 +86,15 @@ func waitWrite(t *testing.T, n *fleetNode, method, path string, body []byte) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// getStatus sends GET /v1/status with the operator's token (it needs
+// one).
+func (n *fleetNode) getStatus() (*http.Response, error) {
+	req, err := http.NewRequest("GET", n.admin+"/v1/status", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+fleetOperator)
+	return http.DefaultClient.Do(req)
 }

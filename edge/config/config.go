@@ -163,6 +163,11 @@ type Limits struct {
 	// open to one endpoint, idle and in use; a request that would need
 	// another gets 503 (another endpoint is tried first). Default 1024.
 	UpstreamMaxConnsPerEndpoint int `yaml:"upstream_max_conns_per_endpoint"`
+	// Quotas are each admin-API tenant's default quotas: what it may
+	// keep in the store and ask of the control plane (see Quotas).
+	Quotas Quotas `yaml:"quotas,omitempty"`
+	// Uploads sizes the pool that checks uploaded filters.
+	Uploads Uploads `yaml:"uploads,omitempty"`
 }
 
 // FilterCaps are the operator's maximums on every filter limit a tenant

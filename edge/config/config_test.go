@@ -34,7 +34,7 @@ func TestLimitsWithDefaults(t *testing.T) {
 			TunnelIdleTimeout:           Duration(DefaultTunnelIdleTimeout),
 			UpstreamMaxConnsPerEndpoint: DefaultUpstreamMaxConns,
 		}},
-		{"all set", Limits{1, 2, 3, 4, 5, 6, 7, FilterCaps{MaxInstances: 8}, TenantShare{MaxTunnels: 9}, 10}, Limits{1, 2, 3, 4, 5, 6, 7, FilterCaps{MaxInstances: 8}, TenantShare{MaxTunnels: 9}, 10}},
+		{"all set", Limits{1, 2, 3, 4, 5, 6, 7, FilterCaps{MaxInstances: 8}, TenantShare{MaxTunnels: 9}, 10, Quotas{MaxFilters: 10}, Uploads{Workers: 11}}, Limits{1, 2, 3, 4, 5, 6, 7, FilterCaps{MaxInstances: 8}, TenantShare{MaxTunnels: 9}, 10, Quotas{MaxFilters: 10}, Uploads{Workers: 11}}},
 		// Negative values are the validator's to refuse, not defaults'.
 		{"negative is not zero", Limits{ReadHeaderTimeout: -1, MaxConcurrentStreams: -1}, Limits{
 			ReadHeaderTimeout:           -1,

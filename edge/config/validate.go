@@ -222,6 +222,8 @@ func (l *Limits) validate(ps *problems) {
 	if v := l.UpstreamMaxConnsPerEndpoint; v < 0 || v > maxTenantShare {
 		ps.add("limits.upstream_max_conns_per_endpoint", "%d: want 0 (default %d) to %d", v, DefaultUpstreamMaxConns, maxTenantShare)
 	}
+	l.Quotas.validate(ps, "limits.quotas")
+	l.Uploads.validate(ps)
 }
 
 var tenantName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)

@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -42,6 +43,24 @@ type Admin struct {
 	log      *slog.Logger
 	patterns []string // registered with handle, for the OpenAPI check
 	gc       collector
+
+	// now is the clock of the rate limits and purges; tests set it.
+	now func() time.Time
+	// quotas are every tenant's defaults (TenantAPI.Quotas).
+	quotas config.Quotas
+	// neg remembers unknown tokens; authLimit counts them per client
+	// address.
+	neg       *negCache
+	authLimit *buckets
+	// purgeLimit is each tenant's purges per minute.
+	purgeLimit *buckets
+	// lastSweep is when the purges older than purgeKeep were last
+	// deleted from the store (UnixNano).
+	lastSweep atomic.Int64
+	// uploads checks uploaded filters; uploading counts each tenant's
+	// uploads in progress.
+	uploads   *uploadPool
+	uploading counter
 }
 
 // tenantView is the node file's tenants as of the last SetTenants.
@@ -61,7 +80,8 @@ type tenant struct {
 // clear (from the environment) or ""; operatorSHA256 its hex SHA-256 from
 // the node file, or "".
 func NewAdmin(operatorToken, operatorSHA256 string, c *cache.Cache) (*Admin, error) {
-	a := &Admin{cache: c, mux: http.NewServeMux()}
+	a := &Admin{cache: c, mux: http.NewServeMux(), now: time.Now,
+		neg: newNegCache(negTokensMax), authLimit: newBuckets(authAddrs), purgeLimit: newBuckets(purgeTenantMax)}
 	switch {
 	case operatorToken != "":
 		a.operator, a.hasOp = sha256.Sum256([]byte(operatorToken)), true
@@ -97,6 +117,9 @@ var openAPI []byte
 func (a *Admin) EnableTenantAPI(api TenantAPI) {
 	api.Store = boundedStore{api.Store}
 	a.api = &api
+	a.quotas = api.Quotas
+	u := api.Uploads.WithDefaults()
+	a.uploads = newUploadPool(u.Workers, u.Queue)
 	a.log = api.Logger
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -171,15 +194,24 @@ func (a *Admin) purge(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	t := a.tenants.Load().byName[name]
+	q := a.quotas.WithDefaults() // the node file's tenants have the defaults
 	if t == nil && a.api != nil {
 		ts, err := a.existing(r.Context(), name)
 		if err != nil {
 			return err
 		}
 		t = &tenant{domains: ts.domainList()}
+		q = a.quotas.For(ts.doc.Limits.Quotas)
 	}
 	if t == nil {
 		return noTenant(name)
+	}
+	// Counted before anything else is done for it: a refused purge costs
+	// one read of the tenant, nothing more.
+	perMin := float64(q.PurgesPerMinute)
+	if ok, wait := a.purgeLimit.take(name, a.now(), perMin/60, perMin); !ok {
+		return &apiError{status: http.StatusTooManyRequests, retryAfter: retryAfter(wait),
+			msg: fmt.Sprintf("tenant %q: quota purges_per_minute (%d) reached: retry in %ds; nothing was purged", name, q.PurgesPerMinute, retryAfter(wait))}
 	}
 	body, err := readBody(w, r, MaxBodyBytes)
 	if err != nil {
@@ -200,7 +232,7 @@ func (a *Admin) purge(w http.ResponseWriter, r *http.Request) error {
 	if set != 1 {
 		return errorf(http.StatusBadRequest, "give exactly one of url, host and tag")
 	}
-	d := purgeDoc{Tenant: name, At: time.Now().UTC()}
+	d := purgeDoc{Tenant: name, At: a.now().UTC()}
 	switch {
 	case req.URL != "":
 		u, err := url.Parse(req.URL)

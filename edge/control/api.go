@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wedgeproxy/wedge/edge/config"
 	"github.com/wedgeproxy/wedge/edge/control/store"
@@ -39,6 +40,13 @@ type TenantAPI struct {
 	// above one, or puts a tenant's filters over its memory cap, is
 	// refused with 400. Zero fields take their defaults.
 	FilterCaps config.FilterCaps
+	// Quotas are every tenant's default quotas (the node file's
+	// limits.quotas); a tenant's limits.quotas may set its own. Zero
+	// fields take their defaults.
+	Quotas config.Quotas
+	// Uploads sizes the pool that checks uploaded filters (the node
+	// file's limits.uploads). Zero fields take their defaults.
+	Uploads config.Uploads
 	// Status reports the node's view (served revision, store health).
 	Status func() Status
 	// Logger receives the API's log lines.
@@ -47,10 +55,11 @@ type TenantAPI struct {
 
 // apiError is an error with the HTTP status and body it answers.
 type apiError struct {
-	status   int
-	msg      string
-	problems []string
-	revision int64
+	status     int
+	msg        string
+	problems   []string
+	revision   int64
+	retryAfter int // seconds, for Retry-After; 0: none
 }
 
 func (e *apiError) Error() string { return e.msg }
@@ -107,6 +116,9 @@ func (a *Admin) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	if ae.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="wedge"`)
+	}
+	if ae.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
 	}
 	w.WriteHeader(ae.status)
 	json.NewEncoder(w).Encode(body)
@@ -212,6 +224,12 @@ type principal struct {
 
 // caller identifies the bearer token: the operator, a tenant of the store
 // or of the node file. Unknown or missing: 401.
+//
+// An unknown token costs at most one store read: its hash is then
+// remembered (negCache) until the tenant layer changes. The client
+// address that sends it is charged one of its authBurst; an address with
+// none left gets 429 for any token the node must ask the store about,
+// without asking.
 func (a *Admin) caller(r *http.Request) (principal, error) {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || tok == "" {
@@ -224,20 +242,39 @@ func (a *Admin) caller(r *http.Request) (principal, error) {
 	if name, ok := a.tenants.Load().byToken[sum]; ok {
 		return principal{tenant: name}, nil
 	}
+	addr, now := clientKey(r.RemoteAddr), a.now()
+	if empty, wait := a.authLimit.empty(addr, now, authRate, authBurst); empty {
+		return principal{}, a.tooManyUnknown(wait)
+	}
 	if a.api != nil {
-		hexSum := hex.EncodeToString(sum[:])
-		kv, err := a.api.Store.Get(r.Context(), tokenIndexKey(hexSum))
-		switch {
-		case err == nil:
-			var ix tokenIndex
-			if unjson(kv.Value, &ix) == nil {
-				return principal{tenant: ix.Tenant}, nil
+		gen := a.api.Status().seen
+		if !a.neg.has(sum, gen) {
+			hexSum := hex.EncodeToString(sum[:])
+			kv, err := a.api.Store.Get(r.Context(), tokenIndexKey(hexSum))
+			switch {
+			case err == nil:
+				var ix tokenIndex
+				if unjson(kv.Value, &ix) == nil {
+					return principal{tenant: ix.Tenant}, nil
+				}
+			case !errors.Is(err, store.ErrNotFound):
+				return principal{}, storeError(err)
 			}
-		case !errors.Is(err, store.ErrNotFound):
-			return principal{}, storeError(err)
+			a.neg.add(sum, gen)
 		}
 	}
+	if ok, wait := a.authLimit.take(addr, now, authRate, authBurst); !ok {
+		return principal{}, a.tooManyUnknown(wait)
+	}
 	return principal{}, errorf(http.StatusUnauthorized, "invalid token")
+}
+
+// tooManyUnknown is the 429 of a client address that sent too many
+// unknown tokens.
+func (a *Admin) tooManyUnknown(wait time.Duration) error {
+	s := retryAfter(wait)
+	return &apiError{status: http.StatusTooManyRequests, retryAfter: s,
+		msg: fmt.Sprintf("too many unknown tokens from this address (at most %d, then %g a second): retry in %ds", authBurst, authRate, s)}
 }
 
 // operatorOnly lets only the operator through.

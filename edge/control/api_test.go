@@ -41,6 +41,13 @@ func newAPI(t testing.TB, maxUpload int64) *apiFixture {
 // injection), unless wrap is nil.
 func newAPIWith(t testing.TB, maxUpload int64, wrap func(store.Store) store.Store) *apiFixture {
 	t.Helper()
+	return newAPIConf(t, maxUpload, wrap, nil)
+}
+
+// newAPIConf is newAPIWith with the TenantAPI changed by conf (quotas,
+// upload pool), unless conf is nil.
+func newAPIConf(t testing.TB, maxUpload int64, wrap func(store.Store) store.Store, conf func(*TenantAPI)) *apiFixture {
+	t.Helper()
 	bolt, err := store.OpenBolt(filepath.Join(t.TempDir(), "store.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -63,10 +70,14 @@ func newAPIWith(t testing.TB, maxUpload int64, wrap func(store.Store) store.Stor
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.EnableTenantAPI(TenantAPI{
+	api := TenantAPI{
 		Store: st, StoreType: "embedded", Engine: e, Modules: NewModules(st, "", 64<<20),
 		MaxUploadBytes: maxUpload, Status: func() Status { return Status{Node: "test", Ready: true} },
-	})
+	}
+	if conf != nil {
+		conf(&api)
+	}
+	a.EnableTenantAPI(api)
 	srv := httptest.NewServer(a)
 	t.Cleanup(srv.Close)
 	return &apiFixture{t: t, admin: a, store: st, url: srv.URL}

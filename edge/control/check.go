@@ -15,13 +15,17 @@ import (
 // on_vm_start run in a real instance. A filter that refuses the empty
 // plugin configuration is accepted: it needs the configuration its
 // routes will give it, which routes are checked with.
-func (a *Admin) checkModule(ctx context.Context, name string, bin []byte) error {
+//
+// The check runs in the namespace uploadNamespace(tenant), which no
+// tenant can name, so whatever shared data and queues it touches are
+// neither any tenant's nor another tenant's upload check's.
+func (a *Admin) checkModule(ctx context.Context, tenant, name string, bin []byte) error {
 	m, err := a.api.Engine.Compile(ctx, bin)
 	if err != nil {
 		return errorf(http.StatusBadRequest, "filter %q: the module is refused: %v", name, err)
 	}
 	defer m.Close(context.WithoutCancel(ctx))
-	p, err := a.api.Engine.NewPlugin(ctx, m, runtime.PluginConfig{Name: name, Namespace: "upload-check", Limits: runtime.Limits{Instances: 1}})
+	p, err := a.api.Engine.NewPlugin(ctx, m, runtime.PluginConfig{Name: name, Namespace: uploadNamespace(tenant), Limits: runtime.Limits{Instances: 1}})
 	if err != nil {
 		var fe *runtime.FilterError
 		if errors.As(err, &fe) && fe.Kind == runtime.Refused && fe.Callback == "proxy_on_configure" {
@@ -32,6 +36,12 @@ func (a *Admin) checkModule(ctx context.Context, name string, bin []byte) error 
 	p.Close(context.WithoutCancel(ctx))
 	return nil
 }
+
+// uploadNamespace is the namespace a tenant's uploads are checked in:
+// "upload-check/TENANT". Tenant names have no '/', so it is none of
+// theirs; one per tenant (not per upload) because the engine keeps a
+// namespace's shared data for its life.
+func uploadNamespace(tenant string) string { return "upload-check/" + tenant }
 
 // checkFilters compiles and starts every filter of t's routes with its
 // configuration and limits, as a node would, then stops them. Modules

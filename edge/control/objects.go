@@ -30,9 +30,6 @@ func checkObjectName(kind, name string) error {
 	return nil
 }
 
-// maxVersions bounds a filter's kept history; the oldest go first.
-const maxVersions = 20
-
 // validate checks a candidate tenant as a whole: its documents decode,
 // routes name only its own domains, pools and filters, every value is
 // valid, and, when filters is set, every route filter compiles and
@@ -45,6 +42,9 @@ func (a *Admin) validate(r *http.Request, cand *tenantState, filters bool) error
 // validateWith is validate, with modules not yet in the store: by hex
 // SHA-256.
 func (a *Admin) validateWith(r *http.Request, cand *tenantState, filters bool, pending map[string][]byte) error {
+	if err := a.checkQuotas(cand); err != nil {
+		return err
+	}
 	t, problems := cand.config()
 	if err := config.ValidateTenantWith(&t, a.api.FilterCaps); err != nil {
 		if ce, ok := err.(*config.Error); ok {
@@ -134,17 +134,33 @@ func (a *Admin) putFilter(w http.ResponseWriter, r *http.Request) error {
 	if err := checkObjectName("filter", fname); err != nil {
 		return err
 	}
-	if _, err := a.existing(r.Context(), name); err != nil {
+	ts0, err := a.existing(r.Context(), name)
+	if err != nil {
 		return err
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/wasm") && !strings.HasPrefix(ct, "application/octet-stream") {
 		return errorf(http.StatusUnsupportedMediaType, "Content-Type %q: send the module as application/wasm", ct)
 	}
+	// An upload holds its body in memory and then a worker of the node's
+	// upload pool: each tenant has only so many at once, and the pool
+	// only so many waiting.
+	if limit := a.quotasOf(ts0).MaxConcurrentUploads; !a.uploading.inc(name, limit) {
+		return tooManyUploads(name, limit)
+	}
+	defer a.uploading.dec(name)
 	bin, err := readBody(w, r, a.maxUpload())
 	if err != nil {
 		return err
 	}
-	if err := a.checkModule(r.Context(), fname, bin); err != nil {
+	if err := a.uploads.acquire(r.Context()); err != nil {
+		if err == errPoolFull {
+			return &apiError{status: http.StatusTooManyRequests, retryAfter: 1,
+				msg: fmt.Sprintf("the node is checking %d uploads with %d more waiting: retry; nothing was changed", cap(a.uploads.slots), a.uploads.queue)}
+		}
+		return errorf(http.StatusServiceUnavailable, "upload abandoned while waiting to be checked: %v", err)
+	}
+	defer a.uploads.release()
+	if err := a.checkModule(r.Context(), name, fname, bin); err != nil {
 		return err
 	}
 	sum := sha256.Sum256(bin)
@@ -168,8 +184,8 @@ func (a *Admin) putFilter(w http.ResponseWriter, r *http.Request) error {
 			next = max(next, v.Version+1)
 		}
 		doc.Versions = append(doc.Versions, FilterVersion{Version: next, SHA256: sha, Size: int64(len(bin)), Created: nowUTC()})
-		if len(doc.Versions) > maxVersions {
-			doc.Versions = doc.Versions[len(doc.Versions)-maxVersions:]
+		if keep := a.quotasOf(ts).MaxFilterVersions; len(doc.Versions) > keep {
+			doc.Versions = doc.Versions[len(doc.Versions)-keep:]
 		}
 		doc.Current = next
 		cand := ts.clone()

@@ -54,31 +54,54 @@ func (d purgeDoc) apply(c *cache.Cache) int {
 	return 0
 }
 
-// publishPurge writes d for the other nodes, and deletes the purges
-// older than purgeKeep (best effort: a failure there is only logged).
+// publishPurge writes d for the other nodes, and, at most once every
+// purgeSweepEvery on this node, deletes the purges older than purgeKeep
+// (best effort: a failure there is only logged). Listing the kept purges
+// costs as many as there are, which every tenant's purges per minute
+// bound; once a minute, not once a purge, that is no longer a cost
+// each purge pays for everyone's.
 func (a *Admin) publishPurge(ctx context.Context, d purgeDoc) (int64, error) {
 	rev, err := a.api.Store.Txn(ctx, nil, []store.Op{{Key: purgeKey(d.At, d.Node), Value: jsonOf(d)}})
 	if err != nil {
 		return 0, err
 	}
-	kvs, _, err := a.api.Store.List(ctx, purgesPrefix)
-	if err == nil {
-		cut := purgeKey(d.At.Add(-purgeKeep), "")
-		var ops []store.Op
-		for _, kv := range kvs {
-			if kv.Key >= cut || len(ops) == store.MaxTxnOps {
-				break
-			}
-			ops = append(ops, store.Op{Key: kv.Key, Delete: true})
+	last := a.lastSweep.Load()
+	if d.At.UnixNano()-last >= int64(purgeSweepEvery) && a.lastSweep.CompareAndSwap(last, d.At.UnixNano()) {
+		if err := a.sweepPurges(ctx, d.At); err != nil {
+			a.log.Warn("old purges not deleted from the store", "err", err)
 		}
-		if len(ops) > 0 {
-			_, err = a.api.Store.Txn(ctx, nil, ops)
-		}
-	}
-	if err != nil {
-		a.log.Warn("old purges not deleted from the store", "err", err)
 	}
 	return rev, nil
+}
+
+// purgeSweepEvery is how often a node deletes the expired purges.
+const purgeSweepEvery = time.Minute
+
+// sweepPurges deletes the purges older than purgeKeep at now, in
+// transactions of at most store.MaxTxnOps deletes.
+func (a *Admin) sweepPurges(ctx context.Context, now time.Time) error {
+	kvs, _, err := a.api.Store.List(ctx, purgesPrefix)
+	if err != nil {
+		return err
+	}
+	cut := purgeKey(now.Add(-purgeKeep), "")
+	var ops []store.Op
+	for _, kv := range kvs {
+		if kv.Key >= cut {
+			break
+		}
+		ops = append(ops, store.Op{Key: kv.Key, Delete: true})
+		if len(ops) == store.MaxTxnOps {
+			if _, err := a.api.Store.Txn(ctx, nil, ops); err != nil {
+				return err
+			}
+			ops = nil
+		}
+	}
+	if len(ops) > 0 {
+		_, err = a.api.Store.Txn(ctx, nil, ops)
+	}
+	return err
 }
 
 // PurgeFollower applies to this node's cache the purges any node of the

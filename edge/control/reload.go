@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -136,18 +137,19 @@ func (r *Reloader) Run(ctx context.Context) {
 		}
 		backoff = 100 * time.Millisecond
 		r.setStore(true, nil)
+		r.mu.Lock()
+		r.st.seen = rev
 		if rev == applied {
-			r.mu.Lock()
 			r.st.FromCache = false // the store says the cached layer is current
-			r.mu.Unlock()
 		}
+		r.mu.Unlock()
 		failed := false
 		if rev != applied {
 			if err := r.load(ctx, kvs, rev); err != nil {
 				failed = true
 				r.Logger.Error("the store's tenant layer was not applied; the node keeps serving its last configuration", "revision", rev, "err", err)
 				r.mu.Lock()
-				r.st.LastError = err.Error()
+				r.st.LastError, r.st.tenantErrs = err.Error(), tenantErrors(err)
 				r.mu.Unlock()
 			} else {
 				applied = rev
@@ -275,7 +277,7 @@ func (r *Reloader) load(ctx context.Context, kvs []store.KV, rev int64) error {
 	}
 	now := time.Now().UTC()
 	r.mu.Lock()
-	r.st.Revision, r.st.AppliedAt, r.st.LastError, r.st.FromCache = rev, now, "", false
+	r.st.Revision, r.st.AppliedAt, r.st.LastError, r.st.FromCache, r.st.tenantErrs = rev, now, "", false, nil
 	r.mu.Unlock()
 	r.markReady()
 	if r.Cache != "" {
@@ -316,4 +318,73 @@ func Tenants(kvs []store.KV) ([]config.Tenant, error) {
 		return nil, errors.Join(errs...)
 	}
 	return out, nil
+}
+
+// tenantErrors splits an error of the tenant layer by the tenant each
+// part is about: the parts that name one at their start (`tenant "x"
+// …`, `control: tenant "x": …`, or a key under tenants/x/), found
+// through wrapping and errors.Join. A part that names none (the store,
+// the node) is the operator's only.
+func tenantErrors(err error) map[string]string {
+	out := map[string]string{}
+	var walk func(error)
+	walk = func(err error) {
+		if err == nil {
+			return
+		}
+		msg := err.Error()
+		multi, _ := err.(interface{ Unwrap() []error })
+		if multi != nil && isJoin(msg, multi.Unwrap()) {
+			for _, e := range multi.Unwrap() {
+				walk(e) // an errors.Join: each part on its own
+			}
+			return
+		}
+		if name := tenantOfMsg(msg); name != "" {
+			if out[name] != "" {
+				msg = out[name] + "\n" + msg
+			}
+			out[name] = msg
+			return
+		}
+		if multi != nil {
+			for _, e := range multi.Unwrap() {
+				walk(e)
+			}
+		} else if u, ok := err.(interface{ Unwrap() error }); ok {
+			walk(u.Unwrap())
+		}
+	}
+	walk(err)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// isJoin reports whether msg is parts' messages joined by newlines, as
+// errors.Join writes them.
+func isJoin(msg string, parts []error) bool {
+	ms := make([]string, 0, len(parts))
+	for _, p := range parts {
+		if p != nil {
+			ms = append(ms, p.Error())
+		}
+	}
+	return msg == strings.Join(ms, "\n")
+}
+
+// tenantOfMsg is the tenant an error message starts by naming, or "".
+func tenantOfMsg(msg string) string {
+	msg = strings.TrimPrefix(msg, "control: ")
+	var rest string
+	if r, ok := strings.CutPrefix(msg, "tenant \""); ok {
+		rest, _, _ = strings.Cut(r, "\"")
+	} else if r, ok := strings.CutPrefix(msg, "key \""+tenantsPrefix); ok {
+		rest, _, _ = strings.Cut(r, "/")
+	}
+	if checkTenantName(rest) != nil {
+		return ""
+	}
+	return rest
 }

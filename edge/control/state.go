@@ -22,6 +22,9 @@ type tenantState struct {
 	filters   map[string]filterState
 	routes    []rawDoc // as written, each a JSON object
 	routesRev int64
+	// base is the state this one was cloned from, to be changed: what
+	// the quotas compare with. nil: read from the store.
+	base *tenantState
 }
 
 type tokenState struct {
@@ -131,6 +134,7 @@ func (ts *tenantState) add(sub string, kv store.KV) error {
 // clone copies ts deeply enough for a change to edit the copy.
 func (ts *tenantState) clone() *tenantState {
 	c := *ts
+	c.base = ts
 	c.domains = maps(ts.domains)
 	c.tokens = maps(ts.tokens)
 	c.upstreams = maps(ts.upstreams)

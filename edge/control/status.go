@@ -6,20 +6,29 @@ import (
 	"strings"
 )
 
+// readyz says only whether the node serves its first snapshot of the
+// tenant layer: anyone may ask, so it names no error (they may name
+// tenants); GET /v1/status, with a token, says why.
 func (a *Admin) readyz(w http.ResponseWriter, r *http.Request) error {
-	st := a.api.Status()
-	if !st.Ready {
-		msg := st.LastError
-		if msg == "" {
-			msg = "the tenant layer has not been loaded from the store yet"
-		}
-		return writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "error": msg}, 0, 0)
+	if !a.api.Status().Ready {
+		return writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false}, 0, 0)
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"ready": true, "revision": st.Revision}, 0, 0)
+	return writeJSON(w, http.StatusOK, map[string]any{"ready": true}, 0, 0)
 }
 
+// status is the node's view of the tenant layer, for a token: the
+// operator's sees the last error whole; a tenant's, only what of it is
+// about that tenant.
 func (a *Admin) status(w http.ResponseWriter, r *http.Request) error {
-	return writeJSON(w, http.StatusOK, a.api.Status(), 0, 0)
+	p, err := a.caller(r)
+	if err != nil {
+		return err
+	}
+	st := a.api.Status()
+	if !p.operator {
+		st.LastError = st.tenantErrs[p.tenant]
+	}
+	return writeJSON(w, http.StatusOK, st, 0, 0)
 }
 
 func (a *Admin) nodes(w http.ResponseWriter, r *http.Request) error {

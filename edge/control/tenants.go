@@ -69,6 +69,9 @@ func (a *Admin) putTenant(w http.ResponseWriter, r *http.Request) error {
 	if _, err := readDoc(w, r, "tenant", &doc, true); err != nil {
 		return err
 	}
+	if ps := doc.Limits.Quotas.Validate("limits.quotas"); len(ps) > 0 {
+		return invalid(fmt.Sprintf("tenant %q: the change is invalid (%d problem(s)); nothing was changed", name, len(ps)), ps)
+	}
 	ts, rev, err := a.update(r.Context(), name, func(ts *tenantState) (*change, error) {
 		if err := checkMatch(r, fmt.Sprintf("tenant %q", name), ts.rev); err != nil {
 			return nil, err
@@ -181,6 +184,9 @@ func (a *Admin) addDomain(w http.ResponseWriter, r *http.Request) error {
 			existed = true
 			return nil, nil
 		}
+		if q := a.quotasOf(ts); len(ts.domains) >= q.MaxDomains {
+			return nil, errorf(http.StatusConflict, "tenant %q: quota max_domains (%d) reached: it has %d domains; nothing was changed", name, q.MaxDomains, len(ts.domains))
+		}
 		_, err := a.api.Store.Get(r.Context(), domainIndexKey(d))
 		switch {
 		case err == nil:
@@ -262,6 +268,7 @@ func (a *Admin) createToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.neg.forget(sum)
 	return writeJSON(w, http.StatusCreated, Token{ID: td.ID, Token: secret, Description: td.Description, Created: td.Created}, rev, rev)
 }
 

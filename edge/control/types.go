@@ -30,6 +30,10 @@ type Limits struct {
 	// MaxTunnels bounds the tenant's upgraded connections on each node
 	// (0: the node's default).
 	MaxTunnels int `yaml:"max_tunnels" json:"max_tunnels,omitempty"`
+	// Quotas are the tenant's own quotas on what it keeps in the store
+	// and asks of the control plane; zero fields take the node's
+	// (limits.quotas).
+	Quotas config.Quotas `yaml:"quotas" json:"quotas,omitzero"`
 }
 
 // apply sets the limits on a tenant's node configuration.
@@ -139,6 +143,13 @@ type Status struct {
 	// FromCache: the node serves the tenant layer it cached on disk,
 	// its store having been unreachable since it started.
 	FromCache bool `json:"from_cache,omitempty"`
+
+	// tenantErrs is LastError's part about each tenant, by name: what a
+	// tenant's token is shown of it.
+	tenantErrs map[string]string
+	// seen is the store revision of the tenant layer last read (applied
+	// or not): the admin API forgets unknown tokens when it moves.
+	seen int64
 }
 
 // NodeStatus is the revision a node serves, as it recorded it.

@@ -155,6 +155,8 @@ func New(cfg *config.Config, log *slog.Logger, adminToken string) (*Node, error)
 		n.admin.EnableTenantAPI(control.TenantAPI{
 			Store: n.store, StoreType: storeType, Engine: n.wasm, Modules: modules,
 			MaxUploadBytes: maxUpload, FilterCaps: caps, Status: n.reloader.Status, Logger: log,
+
+			Quotas: cfg.Limits.Quotas, Uploads: cfg.Limits.Uploads,
 		})
 		n.adminSv = &http.Server{Handler: n.admin, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}

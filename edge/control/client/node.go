@@ -32,8 +32,9 @@ func (c *Client) Ready(ctx context.Context) (*Readiness, error) {
 	return &r, nil
 }
 
-// Status returns the revision the node serves and its store's health
-// (GET /v1/status; no token needed).
+// Status returns the revision the node serves, its store's health and
+// its last error (GET /v1/status; any token: a tenant's sees only the
+// part of the error about that tenant).
 func (c *Client) Status(ctx context.Context) (*Status, error) {
 	var s Status
 	if _, err := c.do(ctx, request{method: "GET", path: []string{"v1", "status"}}, &s); err != nil {

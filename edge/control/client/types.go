@@ -310,8 +310,10 @@ type NodeStatus struct {
 type Readiness struct {
 	// Ready is true once the node serves its first snapshot.
 	Ready bool `json:"ready"`
-	// Revision is the store revision it serves.
+	// Revision is the store revision it serves. Nodes no longer send it
+	// (anyone may ask /readyz): see Status.
 	Revision int64 `json:"revision,omitempty"`
-	// Error says why the node is not ready.
+	// Error says why the node is not ready. Nodes no longer send it
+	// (it may name tenants): Status, with a token, has it.
 	Error string `json:"error,omitempty"`
 }
