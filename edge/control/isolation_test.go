@@ -559,3 +559,37 @@ func TestPurgeSweepDeletesInBatches(t *testing.T) {
 		t.Fatalf("%d expired purges left", len(kvs))
 	}
 }
+
+// TestRouteChecksUseTheUploadPool: a route change whose filters must be
+// started takes a worker of the same pool as uploads, and is 429 when
+// the queue is full; a change that starts no filter does not wait.
+func TestRouteChecksUseTheUploadPool(t *testing.T) {
+	f := newAPIConf(t, 0, nil, func(api *TenantAPI) { api.Uploads = config.Uploads{Workers: 1, Queue: 1} })
+	acme := f.tenant("acme", "acme.test")
+	f.must(201, "PUT", "/v1/tenants/acme/filters/h", acme, string(readModule(t, "bin/wat/add_header.wasm")), "Content-Type", "application/wasm")
+	routes := `{"routes":[{"respond":{"status":204},"filters":[{"name":"h","module":"h"}]}]}`
+	if err := f.admin.uploads.acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	queued := make(chan reply, 1)
+	go func() {
+		req, _ := http.NewRequest("PUT", f.url+"/v1/tenants/acme/routes", strings.NewReader(routes))
+		req.Header.Set("Authorization", "Bearer "+acme)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			queued <- reply{body: err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		queued <- reply{status: resp.StatusCode, body: string(b)}
+	}()
+	eventually(t, "the route check waits for a worker", func() bool { return f.admin.uploads.queued() == 1 })
+	before := f.rev()
+	f.refused(f.do("PUT", "/v1/tenants/acme/routes", acme, []byte(routes)), 429, "the node is checking 1 uploads with 1 more waiting: retry; nothing was changed", before)
+	f.must(201, "PUT", "/v1/tenants/acme/upstreams/web", acme, `{"endpoints":["127.0.0.1:9"]}`)
+	f.admin.uploads.release()
+	if r := <-queued; r.status != 200 {
+		t.Fatalf("the queued route change: %d %s", r.status, r.body)
+	}
+}
