@@ -593,3 +593,36 @@ func TestRouteChecksUseTheUploadPool(t *testing.T) {
 		t.Fatalf("the queued route change: %d %s", r.status, r.body)
 	}
 }
+
+// TestBucketsAreBounded: past max keys, new keys share the overflow
+// bucket until refilled keys are dropped, which is searched for at most
+// once a second.
+func TestBucketsAreBounded(t *testing.T) {
+	bs := newBuckets(2)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, k := range []string{"a", "b"} {
+		if ok, _ := bs.take(k, t0, 1, 1); !ok {
+			t.Fatalf("%s: first take refused", k)
+		}
+	}
+	// Full, and a and b are spent: c and d share the overflow bucket.
+	if ok, _ := bs.take("c", t0, 1, 1); !ok {
+		t.Fatal("c: the overflow bucket starts full")
+	}
+	if ok, wait := bs.take("d", t0, 1, 1); ok || wait != time.Second {
+		t.Fatalf("d: %v %v, want refused for 1s (the overflow bucket is spent)", ok, wait)
+	}
+	if len(bs.m) != 2 || bs.m["c"] != nil || bs.m["d"] != nil {
+		t.Fatalf("keys %v, want a and b only", bs.m)
+	}
+	// Half a second on, a is full again, but the last search was less
+	// than a second ago: f still gets the overflow bucket (half full).
+	bs.m["a"].tokens = 1
+	if ok, _ := bs.take("f", t0.Add(time.Second/2), 1, 1); ok || bs.m["f"] != nil || bs.m["a"] == nil {
+		t.Fatalf("f: %v, keys %v, want refused from the overflow bucket", ok, bs.m)
+	}
+	// A second on, a and b have refilled: they make room for e.
+	if ok, _ := bs.take("e", t0.Add(time.Second), 1, 1); !ok || bs.m["e"] == nil || len(bs.m) != 1 {
+		t.Fatalf("e: %v, keys %v", ok, bs.m)
+	}
+}
