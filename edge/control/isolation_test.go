@@ -366,6 +366,9 @@ func TestQuotas(t *testing.T) {
 	before = f.rev()
 	f.refused(f.do("PUT", "/v1/tenants/acme/filters/g", acme, abi, "Content-Type", wasm), 409,
 		`tenant "acme": quota max_filters (1) exceeded: the change would leave it 2 filters; nothing was changed`, before)
+	// Refused before the body is read or compiled: not a module at all.
+	f.refused(f.do("PUT", "/v1/tenants/acme/filters/g", acme, []byte("not wasm"), "Content-Type", wasm), 409,
+		`tenant "acme": quota max_filters (1) exceeded: the change would leave it 2 filters; nothing was changed`, before)
 	f.must(201, "PUT", "/v1/tenants/acme/filters/f", acme, string(abi), "Content-Type", wasm)
 	before = f.rev()
 	f.refused(f.do("PUT", "/v1/tenants/acme/filters/f", acme, echo, "Content-Type", wasm), 413,

@@ -178,6 +178,15 @@ func (a *Admin) putFilter(w http.ResponseWriter, r *http.Request) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/wasm") && !strings.HasPrefix(ct, "application/octet-stream") {
 		return errorf(http.StatusUnsupportedMediaType, "Content-Type %q: send the module as application/wasm", ct)
 	}
+	// A new filter past max_filters is refused before its body is read
+	// or compiled (and again, against what it lands on, when written).
+	if _, ok := ts0.filters[fname]; !ok {
+		cand := ts0.clone()
+		cand.filters[fname] = filterState{}
+		if err := a.checkQuotas(cand); err != nil {
+			return err
+		}
+	}
 	// An upload holds its body in memory and then a worker of the node's
 	// upload pool: each tenant has only so many at once, and the pool
 	// only so many waiting.
