@@ -2,7 +2,9 @@ package cache
 
 import (
 	"net/http"
+	"net/textproto"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -98,14 +100,30 @@ func dateOf(h http.Header, at time.Time) time.Time {
 // the age arithmetic.
 func initialAge(h http.Header, date, reqTime, respTime time.Time) time.Duration {
 	apparent := min(max(0, respTime.Sub(date)), maxAge)
-	var ageValue time.Duration
-	if a := h["Age"]; len(a) > 0 {
-		if n, ok := deltaSeconds(a[0], true); ok {
-			ageValue = time.Duration(n) * time.Second
-		}
-	}
+	ageValue := parseAge(h["Age"])
 	corrected := min(ageValue, maxAge) + min(max(0, respTime.Sub(reqTime)), maxAge)
 	return min(max(apparent, corrected), maxAge)
+}
+
+// parseAge returns the age_value of an Age field (RFC 9111 §5.1),
+// conservatively: Age is a singleton, but a list ("7200, 0") or a
+// repeated line is read as the largest of its valid members, so that the
+// response is never taken as fresher than any of them says (the RFC's
+// first member is never more than that). Members that are not
+// delta-seconds are skipped; with no valid member the field is ignored
+// (age 0), as §5.1 says. It does not allocate.
+func parseAge(lines []string) time.Duration {
+	var n int64
+	for _, l := range lines {
+		for l != "" {
+			var m string
+			m, l, _ = strings.Cut(l, ",")
+			if v, ok := deltaSeconds(textproto.TrimString(m), true); ok && v > n {
+				n = v
+			}
+		}
+	}
+	return min(time.Duration(n)*time.Second, maxAge)
 }
 
 // maxAge bounds every age: 2^31 seconds (RFC 9111 §1.2.2), far from

@@ -17,14 +17,16 @@ import (
 // sleeping.
 
 // buckets are token buckets by key, at most max keys. A key not seen
-// for long enough to refill completely is as good as new, so it is the
-// first dropped when the map is full; if none is, new keys share one
-// overflow bucket (never more memory, and the flood still pays).
+// for long enough to refill completely is as good as new, so it is what
+// is dropped when the map is full (searched for at most once a second);
+// until there is room, new keys share one overflow bucket (never more
+// memory, and the flood still pays).
 type buckets struct {
 	mu       sync.Mutex
 	max      int
 	m        map[string]*bucket
 	overflow bucket
+	scanned  time.Time // the last search for refilled keys to drop
 }
 
 type bucket struct {
@@ -50,7 +52,10 @@ func (b *bucket) refill(now time.Time, rate, burst float64) {
 func (bs *buckets) get(key string, now time.Time, rate, burst float64) *bucket {
 	b := bs.m[key]
 	if b == nil {
-		if len(bs.m) >= bs.max {
+		// At most one search a second: a flood of new keys costs the
+		// overflow bucket, not a walk of the map each.
+		if len(bs.m) >= bs.max && now.Sub(bs.scanned) >= time.Second {
+			bs.scanned = now
 			for k, old := range bs.m {
 				if old.tokens+now.Sub(old.last).Seconds()*rate >= burst {
 					delete(bs.m, k)

@@ -366,6 +366,9 @@ func TestQuotas(t *testing.T) {
 	before = f.rev()
 	f.refused(f.do("PUT", "/v1/tenants/acme/filters/g", acme, abi, "Content-Type", wasm), 409,
 		`tenant "acme": quota max_filters (1) exceeded: the change would leave it 2 filters; nothing was changed`, before)
+	// Refused before the body is read or compiled: not a module at all.
+	f.refused(f.do("PUT", "/v1/tenants/acme/filters/g", acme, []byte("not wasm"), "Content-Type", wasm), 409,
+		`tenant "acme": quota max_filters (1) exceeded: the change would leave it 2 filters; nothing was changed`, before)
 	f.must(201, "PUT", "/v1/tenants/acme/filters/f", acme, string(abi), "Content-Type", wasm)
 	before = f.rev()
 	f.refused(f.do("PUT", "/v1/tenants/acme/filters/f", acme, echo, "Content-Type", wasm), 413,
@@ -557,5 +560,72 @@ func TestPurgeSweepDeletesInBatches(t *testing.T) {
 	}
 	if kvs, _, _ := f.store.List(context.Background(), purgesPrefix); len(kvs) != 0 {
 		t.Fatalf("%d expired purges left", len(kvs))
+	}
+}
+
+// TestRouteChecksUseTheUploadPool: a route change whose filters must be
+// started takes a worker of the same pool as uploads, and is 429 when
+// the queue is full; a change that starts no filter does not wait.
+func TestRouteChecksUseTheUploadPool(t *testing.T) {
+	f := newAPIConf(t, 0, nil, func(api *TenantAPI) { api.Uploads = config.Uploads{Workers: 1, Queue: 1} })
+	acme := f.tenant("acme", "acme.test")
+	f.must(201, "PUT", "/v1/tenants/acme/filters/h", acme, string(readModule(t, "bin/wat/add_header.wasm")), "Content-Type", "application/wasm")
+	routes := `{"routes":[{"respond":{"status":204},"filters":[{"name":"h","module":"h"}]}]}`
+	if err := f.admin.uploads.acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	queued := make(chan reply, 1)
+	go func() {
+		req, _ := http.NewRequest("PUT", f.url+"/v1/tenants/acme/routes", strings.NewReader(routes))
+		req.Header.Set("Authorization", "Bearer "+acme)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			queued <- reply{body: err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		queued <- reply{status: resp.StatusCode, body: string(b)}
+	}()
+	eventually(t, "the route check waits for a worker", func() bool { return f.admin.uploads.queued() == 1 })
+	before := f.rev()
+	f.refused(f.do("PUT", "/v1/tenants/acme/routes", acme, []byte(routes)), 429, "the node is checking 1 uploads with 1 more waiting: retry; nothing was changed", before)
+	f.must(201, "PUT", "/v1/tenants/acme/upstreams/web", acme, `{"endpoints":["127.0.0.1:9"]}`)
+	f.admin.uploads.release()
+	if r := <-queued; r.status != 200 {
+		t.Fatalf("the queued route change: %d %s", r.status, r.body)
+	}
+}
+
+// TestBucketsAreBounded: past max keys, new keys share the overflow
+// bucket until refilled keys are dropped, which is searched for at most
+// once a second.
+func TestBucketsAreBounded(t *testing.T) {
+	bs := newBuckets(2)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, k := range []string{"a", "b"} {
+		if ok, _ := bs.take(k, t0, 1, 1); !ok {
+			t.Fatalf("%s: first take refused", k)
+		}
+	}
+	// Full, and a and b are spent: c and d share the overflow bucket.
+	if ok, _ := bs.take("c", t0, 1, 1); !ok {
+		t.Fatal("c: the overflow bucket starts full")
+	}
+	if ok, wait := bs.take("d", t0, 1, 1); ok || wait != time.Second {
+		t.Fatalf("d: %v %v, want refused for 1s (the overflow bucket is spent)", ok, wait)
+	}
+	if len(bs.m) != 2 || bs.m["c"] != nil || bs.m["d"] != nil {
+		t.Fatalf("keys %v, want a and b only", bs.m)
+	}
+	// Half a second on, a is full again, but the last search was less
+	// than a second ago: f still gets the overflow bucket (half full).
+	bs.m["a"].tokens = 1
+	if ok, _ := bs.take("f", t0.Add(time.Second/2), 1, 1); ok || bs.m["f"] != nil || bs.m["a"] == nil {
+		t.Fatalf("f: %v, keys %v, want refused from the overflow bucket", ok, bs.m)
+	}
+	// A second on, a and b have refilled: they make room for e.
+	if ok, _ := bs.take("e", t0.Add(time.Second), 1, 1); !ok || bs.m["e"] == nil || len(bs.m) != 1 {
+		t.Fatalf("e: %v, keys %v", ok, bs.m)
 	}
 }

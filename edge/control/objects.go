@@ -1,6 +1,7 @@
 package control
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -61,12 +62,48 @@ func (a *Admin) validateWith(r *http.Request, cand *tenantState, filters bool, p
 		}
 		return invalid(fmt.Sprintf("tenant %q: the change is invalid (%d problem(s)); nothing was changed", cand.name, len(problems)), problems)
 	}
-	if filters {
+	if filters && hasRouteFilters(t) {
+		// Starting the route filters is an upload check's work: it takes
+		// a worker of the pool, unless the request holds one already.
+		if r.Context().Value(holdingWorker{}) == nil {
+			release, err := a.checkWorker(r.Context())
+			if err != nil {
+				return err
+			}
+			defer release()
+		}
 		if err := a.checkFilters(r.Context(), t, pending); err != nil {
 			return errorf(http.StatusBadRequest, "tenant %q: a filter does not start; nothing was changed: %v", cand.name, err)
 		}
 	}
 	return nil
+}
+
+// holdingWorker marks a request's context once it holds a worker of the
+// upload pool.
+type holdingWorker struct{}
+
+// checkWorker takes a worker of the upload pool for a check that
+// compiles and starts filters: 429 when the queue is full.
+func (a *Admin) checkWorker(ctx context.Context) (release func(), err error) {
+	if err := a.uploads.acquire(ctx); err != nil {
+		if err == errPoolFull {
+			return nil, &apiError{status: http.StatusTooManyRequests, retryAfter: 1,
+				msg: fmt.Sprintf("the node is checking %d uploads with %d more waiting: retry; nothing was changed", cap(a.uploads.slots), a.uploads.queue)}
+		}
+		return nil, errorf(http.StatusServiceUnavailable, "abandoned while waiting to be checked: %v", err)
+	}
+	return a.uploads.release, nil
+}
+
+// hasRouteFilters reports whether any of t's routes has a filter.
+func hasRouteFilters(t config.Tenant) bool {
+	for _, r := range t.Routes {
+		if len(r.Filters) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // poolPath names pools by name, not by their index in the sorted list a
@@ -141,6 +178,15 @@ func (a *Admin) putFilter(w http.ResponseWriter, r *http.Request) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/wasm") && !strings.HasPrefix(ct, "application/octet-stream") {
 		return errorf(http.StatusUnsupportedMediaType, "Content-Type %q: send the module as application/wasm", ct)
 	}
+	// A new filter past max_filters is refused before its body is read
+	// or compiled (and again, against what it lands on, when written).
+	if _, ok := ts0.filters[fname]; !ok {
+		cand := ts0.clone()
+		cand.filters[fname] = filterState{}
+		if err := a.checkQuotas(cand); err != nil {
+			return err
+		}
+	}
 	// An upload holds its body in memory and then a worker of the node's
 	// upload pool: each tenant has only so many at once, and the pool
 	// only so many waiting.
@@ -152,14 +198,12 @@ func (a *Admin) putFilter(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.uploads.acquire(r.Context()); err != nil {
-		if err == errPoolFull {
-			return &apiError{status: http.StatusTooManyRequests, retryAfter: 1,
-				msg: fmt.Sprintf("the node is checking %d uploads with %d more waiting: retry; nothing was changed", cap(a.uploads.slots), a.uploads.queue)}
-		}
-		return errorf(http.StatusServiceUnavailable, "upload abandoned while waiting to be checked: %v", err)
+	release, err := a.checkWorker(r.Context())
+	if err != nil {
+		return err
 	}
-	defer a.uploads.release()
+	defer release()
+	r = r.WithContext(context.WithValue(r.Context(), holdingWorker{}, true))
 	if err := a.checkModule(r.Context(), name, fname, bin); err != nil {
 		return err
 	}
