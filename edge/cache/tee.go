@@ -110,7 +110,7 @@ func (t *tee) WriteHeader(status int) {
 // stale-if-error window. Others are not stored.
 func (t *tee) useful(status int) bool {
 	h := t.header
-	if len(h["Etag"]) > 0 || len(h["Last-Modified"]) > 0 || t.cc.sie >= 0 {
+	if len(h["Etag"]) > 0 || lastModified(h, t.respTime) != "" || t.cc.sie >= 0 {
 		return true
 	}
 	return freshnessLifetime(status, h, &t.cc, dateOf(h, t.respTime), &t.h.p) > 0
