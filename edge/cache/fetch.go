@@ -128,7 +128,7 @@ func (h *handler) newEntry(k *reqKey, r *http.Request, status int, hdr http.Head
 	for _, f := range hopByHop {
 		delete(hdr, f)
 	}
-	cc := parseCacheControl(hdr["Cache-Control"])
+	cc := h.c.responseCC(hdr)
 	date := dateOf(hdr, respTime)
 	e := &entry{
 		primary:      k.hash,

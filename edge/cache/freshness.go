@@ -21,7 +21,7 @@ func heuristicStatus(status int) bool {
 // explicitFreshness reports whether a response carries an explicit
 // expiration time (RFC 9111 §4.2.1), valid or not.
 func explicitFreshness(cc *directives, h http.Header) bool {
-	return cc.maxAge >= 0 || cc.sMaxAge >= 0 || cc.has(ccBadMaxAge|ccBadSMaxAge) || len(h["Expires"]) > 0
+	return cc.maxAge >= 0 || cc.sMaxAge >= 0 || cc.has(ccBadMaxAge|ccBadSMaxAge) || len(h["Expires"]) > 0 && !cc.has(ccTargeted)
 }
 
 // storable reports whether a shared cache may store the response to r
@@ -62,7 +62,7 @@ func freshnessLifetime(status int, h http.Header, cc *directives, date time.Time
 	case cc.maxAge >= 0:
 		return time.Duration(cc.maxAge) * time.Second
 	}
-	if exp := h["Expires"]; len(exp) > 0 {
+	if exp := h["Expires"]; len(exp) > 0 && !cc.has(ccTargeted) { // a targeted field overrides Expires (RFC 9213 §2.2)
 		// Invalid (not a strict HTTP-date, or repeated): already
 		// expired (RFC 9111 §5.3).
 		t, ok := singleDate(exp, date)

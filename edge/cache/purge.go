@@ -110,7 +110,7 @@ func (c *Cache) purgeWhere(tenant string, match func(*entry) bool) int {
 // target URI and the same-origin Location and Content-Location (RFC 9111
 // §4.4), under every query policy.
 func (h *handler) unsafe(w http.ResponseWriter, r *http.Request) {
-	sw := &statusWriter{ResponseWriter: w, cs: csMethod}
+	sw := &statusWriter{ResponseWriter: w, cs: csMethod, h: h}
 	h.next.ServeHTTP(sw, r)
 	if sw.status == 0 || sw.status >= 400 {
 		return

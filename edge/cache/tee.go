@@ -68,7 +68,7 @@ func (t *tee) WriteHeader(status int) {
 	t.wrote = true
 	t.status = status
 	t.respTime = t.h.c.now()
-	t.cc = parseCacheControl(t.header["Cache-Control"])
+	t.cc = t.h.c.responseCC(t.header)
 	switch {
 	case t.validate && status == http.StatusNotModified:
 		t.mode = teeNotModified
@@ -89,7 +89,7 @@ func (t *tee) WriteHeader(status int) {
 	}
 	dst := t.w.Header()
 	for k, vv := range t.header {
-		if k != "Surrogate-Key" { // the edge's purge tags, not the client's
+		if k != "Surrogate-Key" && !t.h.isTargeted(k) { // the edge's, not the client's
 			dst[k] = vv
 		}
 	}

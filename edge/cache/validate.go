@@ -125,7 +125,7 @@ var bodyFields = []string{"Content-Length", "Content-Type", "Content-Range", "Co
 func (h *handler) serveStored(w http.ResponseWriter, r *http.Request, e *entry, now time.Time, cs []string) {
 	dst := w.Header()
 	for k, vv := range e.header {
-		if k != "Surrogate-Key" { // the edge's purge tags, not the client's
+		if k != "Surrogate-Key" && !h.isTargeted(k) { // the edge's, not the client's
 			dst[k] = vv
 		}
 	}
