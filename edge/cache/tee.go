@@ -55,12 +55,20 @@ func (t *tee) WriteHeader(status int) {
 		// An informational response (103 Early Hints): relay it.
 		if t.w != nil {
 			dst := t.w.Header()
+			saved := map[string][]string{}
 			for k, vv := range t.header {
+				if old, ok := dst[k]; ok {
+					saved[k] = old
+				}
 				dst[k] = vv
 			}
 			t.w.WriteHeader(status)
 			for k := range t.header {
-				delete(dst, k)
+				if old, ok := saved[k]; ok {
+					dst[k] = old
+				} else {
+					delete(dst, k)
+				}
 			}
 		}
 		return
