@@ -83,6 +83,7 @@ fuzz: wat
 	$(GO) test ./edge/control/store -run '^$$' -fuzz FuzzGunzip -fuzztime 30s
 	$(GO) test ./edge/upstream -run '^$$' -fuzz FuzzWriteRequestDifferential -fuzztime 30s
 	$(GO) test ./edge/proxy -run '^$$' -fuzz FuzzClientAddr -fuzztime 30s
+	$(GO) test ./edge/cache -run '^$$' -fuzz FuzzParseHTTPDate -fuzztime 30s
 
 clean:
 	rm -rf bin

@@ -38,7 +38,9 @@ import (
 	"hash/maphash"
 	"maps"
 	"math"
+	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,6 +66,12 @@ type Config struct {
 	// not in the map are bounded only by MaxBytes. SetTenantMaxBytes
 	// changes the caps later.
 	TenantMaxBytes map[string]int64
+	// TargetedField is the node's own targeted cache-control field (RFC
+	// 9213), for example "Wedge-Cache-Control": first on the target
+	// list, before CDN-Cache-Control. Empty: CDN-Cache-Control only. It
+	// must be a field name token other than Cache-Control and
+	// CDN-Cache-Control.
+	TargetedField string
 }
 
 // DefaultMaxObjectBytes is the MaxObjectBytes of a zero Config.
@@ -88,6 +96,10 @@ type Cache struct {
 	tenantMu sync.Mutex
 	tenants  map[string]*tenantStats
 
+	// targets is the target list (RFC 9213 §2.2), canonical names in
+	// order: Config.TargetedField if set, then CDN-Cache-Control.
+	targets []string
+
 	now func() time.Time // the clock; tests replace it
 	bg  sync.WaitGroup   // background refreshes, waited for by tests
 }
@@ -110,6 +122,9 @@ func New(cfg Config) (*Cache, error) {
 		errs = append(errs, fmt.Errorf("%w: Shards must be >= 0, got %d", ErrConfig, cfg.Shards))
 	}
 	errs = append(errs, checkCaps(cfg.TenantMaxBytes)...)
+	if err := CheckTargetedField(cfg.TargetedField); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -122,6 +137,10 @@ func New(cfg Config) (*Cache, error) {
 		seed:      maphash.MakeSeed(),
 		tenants:   map[string]*tenantStats{},
 		now:       time.Now,
+		targets:   []string{CDNCacheControl},
+	}
+	if cfg.TargetedField != "" {
+		c.targets = []string{http.CanonicalHeaderKey(cfg.TargetedField), CDNCacheControl}
 	}
 	if c.maxObject == 0 {
 		c.maxObject = DefaultMaxObjectBytes
@@ -141,6 +160,24 @@ func New(cfg Config) (*Cache, error) {
 		})
 	}
 	return c, nil
+}
+
+// CheckTargetedField reports whether name may be Config.TargetedField:
+// empty, or a field-name token other than Cache-Control and
+// CDN-Cache-Control. The error wraps ErrConfig.
+func CheckTargetedField(name string) error {
+	if name == "" {
+		return nil
+	}
+	for i := 0; i < len(name); i++ {
+		if !isTokenChar(name[i]) {
+			return fmt.Errorf("%w: TargetedField %q is not a header field name", ErrConfig, name)
+		}
+	}
+	if strings.EqualFold(name, "Cache-Control") || strings.EqualFold(name, "CDN-Cache-Control") {
+		return fmt.Errorf("%w: TargetedField %q must be the node's own field, not %s", ErrConfig, name, name)
+	}
+	return nil
 }
 
 // checkCaps reports the tenant caps that are not > 0.

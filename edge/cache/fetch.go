@@ -128,7 +128,7 @@ func (h *handler) newEntry(k *reqKey, r *http.Request, status int, hdr http.Head
 	for _, f := range hopByHop {
 		delete(hdr, f)
 	}
-	cc := parseCacheControl(hdr["Cache-Control"])
+	cc := h.c.responseCC(hdr)
 	date := dateOf(hdr, respTime)
 	e := &entry{
 		primary:      k.hash,
@@ -141,7 +141,7 @@ func (h *handler) newEntry(k *reqKey, r *http.Request, status int, hdr http.Head
 		body:         body,
 		cc:           cc,
 		etag:         first(hdr["Etag"]),
-		lastMod:      first(hdr["Last-Modified"]),
+		lastMod:      lastModified(hdr, respTime),
 		responseTime: respTime,
 		initialAge:   initialAge(hdr, date, reqTime, respTime),
 		lifetime:     freshnessLifetime(status, hdr, &cc, date, &h.p),

@@ -21,7 +21,7 @@ func heuristicStatus(status int) bool {
 // explicitFreshness reports whether a response carries an explicit
 // expiration time (RFC 9111 §4.2.1), valid or not.
 func explicitFreshness(cc *directives, h http.Header) bool {
-	return cc.maxAge >= 0 || cc.sMaxAge >= 0 || cc.has(ccBadMaxAge|ccBadSMaxAge) || len(h["Expires"]) > 0
+	return cc.maxAge >= 0 || cc.sMaxAge >= 0 || cc.has(ccBadMaxAge|ccBadSMaxAge) || len(h["Expires"]) > 0 && !cc.has(ccTargeted)
 }
 
 // storable reports whether a shared cache may store the response to r
@@ -62,9 +62,11 @@ func freshnessLifetime(status int, h http.Header, cc *directives, date time.Time
 	case cc.maxAge >= 0:
 		return time.Duration(cc.maxAge) * time.Second
 	}
-	if exp := h["Expires"]; len(exp) > 0 {
-		t, err := http.ParseTime(exp[0])
-		if err != nil || !t.After(date) {
+	if exp := h["Expires"]; len(exp) > 0 && !cc.has(ccTargeted) { // a targeted field overrides Expires (RFC 9213 §2.2)
+		// Invalid (not a strict HTTP-date, or repeated): already
+		// expired (RFC 9111 §5.3).
+		t, ok := singleDate(exp, date)
+		if !ok || !t.After(date) {
 			return 0
 		}
 		return t.Sub(date)
@@ -75,23 +77,29 @@ func freshnessLifetime(status int, h http.Header, cc *directives, date time.Time
 	if p.DefaultTTL > 0 {
 		return p.DefaultTTL
 	}
-	if lm := h["Last-Modified"]; len(lm) > 0 {
-		if t, err := http.ParseTime(lm[0]); err == nil && t.Before(date) {
-			return min(date.Sub(t)/10, 24*time.Hour)
-		}
+	if t, ok := singleDate(h["Last-Modified"], date); ok && t.Before(date) {
+		return min(date.Sub(t)/10, 24*time.Hour)
 	}
 	return 0
 }
 
 // dateOf returns the response's Date, or at when it has none or an
-// invalid one.
+// invalid one (not a strict HTTP-date, or repeated).
 func dateOf(h http.Header, at time.Time) time.Time {
-	if d := h["Date"]; len(d) > 0 {
-		if t, err := http.ParseTime(d[0]); err == nil {
-			return t
-		}
+	if t, ok := singleDate(h["Date"], at); ok {
+		return t
 	}
 	return at
+}
+
+// lastModified returns the response's Last-Modified when it is valid (a
+// strict HTTP-date on one line), else "": an invalid one is neither a
+// validator nor a base for heuristic freshness.
+func lastModified(h http.Header, at time.Time) string {
+	if _, ok := singleDate(h["Last-Modified"], at); ok {
+		return h["Last-Modified"][0]
+	}
+	return ""
 }
 
 // initialAge computes corrected_initial_age (RFC 9111 §4.2.3) for a

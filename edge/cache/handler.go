@@ -38,6 +38,10 @@ type Policy struct {
 	// for the same key is upstream wait for it before going upstream
 	// themselves. 0 means 10s.
 	CoalesceWait time.Duration
+	// ForwardTargeted passes the targeted cache-control fields the cache
+	// obeys (CDN-Cache-Control and the node's own, RFC 9213) on to
+	// clients. Default false: they are the edge's, and stripped.
+	ForwardTargeted bool
 }
 
 // DefaultCoalesceWait is the CoalesceWait of a zero Policy.
@@ -267,7 +271,7 @@ func (h *handler) onlyIfCached(w http.ResponseWriter) {
 
 // pass forwards r upstream untouched by the cache, adding Cache-Status.
 func (h *handler) pass(w http.ResponseWriter, r *http.Request, cs []string) {
-	h.next.ServeHTTP(&statusWriter{ResponseWriter: w, cs: cs}, r)
+	h.next.ServeHTTP(&statusWriter{ResponseWriter: w, cs: cs, h: h}, r)
 }
 
 // statusWriter passes a response through, adding a Cache-Status and
@@ -276,6 +280,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	cs     []string
 	status int
+	h      *handler // strips the targeted fields
 }
 
 func (s *statusWriter) WriteHeader(status int) {
@@ -283,6 +288,7 @@ func (s *statusWriter) WriteHeader(status int) {
 		s.status = status
 		h := s.ResponseWriter.Header()
 		h["Cache-Status"] = append(h["Cache-Status"][:len(h["Cache-Status"]):len(h["Cache-Status"])], s.cs...)
+		s.h.stripTargeted(h)
 	}
 	s.ResponseWriter.WriteHeader(status)
 }

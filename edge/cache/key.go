@@ -41,7 +41,7 @@ func (c *Cache) newKey(k *reqKey, tenant, part string, r *http.Request, mode byt
 	if r.TLS != nil {
 		k.scheme = "https"
 	}
-	k.host = r.Host
+	k.host = keyHost(k.scheme, r.Host)
 	k.path = r.URL.EscapedPath()
 	k.query = r.URL.RawQuery
 	k.mode = mode
@@ -56,6 +56,30 @@ func (c *Cache) newKey(k *reqKey, tenant, part string, r *http.Request, mode byt
 		r.URL.RawQuery = k.query
 	}
 	k.hash = c.primaryHash(k)
+}
+
+// keyHost is host as the cache keys it, matching routing (edge/route's
+// normalizeHost): no trailing dot, and without the scheme's default port
+// (":80" for http, ":443" for https, or an empty port). Other ports stay:
+// the origin sees them. Case is folded where the key is hashed and
+// compared. It allocates only for a trailing dot before a kept port.
+func keyHost(scheme, host string) string {
+	name, port := host, ""
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
+		name, port = host[:i], host[i+1:]
+		if port == "" || port == "80" && scheme == "http" || port == "443" && scheme == "https" {
+			port = ""
+			host = name
+		}
+	}
+	if !strings.HasSuffix(name, ".") {
+		return host
+	}
+	name = name[:len(name)-1]
+	if port == "" {
+		return name
+	}
+	return name + ":" + port
 }
 
 // primaryHash hashes the key's parts field by field, each followed by a

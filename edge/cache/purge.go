@@ -13,6 +13,7 @@ import (
 func (c *Cache) PurgeURL(tenant, scheme, host, pathAndQuery string) int {
 	path, query, _ := strings.Cut(pathAndQuery, "?")
 	scheme = strings.ToLower(scheme)
+	host = keyHost(scheme, host)
 	sorted := CanonicalQuery(query)
 	return c.purgeWhere(tenant, func(e *entry) bool {
 		k := &e.key
@@ -49,11 +50,13 @@ func (c *Cache) removeURL(tenant, part, scheme, host, path, query string) int {
 }
 
 // PurgeHost removes all of tenant's stored responses for host, returning
-// how many. Hosts compare case-insensitively; a host given without a port
+// how many. Hosts are normalised as keys are (case, trailing dot, the
+// scheme's default port: see keyHost); a host given without a port
 // matches the entries of every port.
 func (c *Cache) PurgeHost(tenant, host string) int {
 	return c.purgeWhere(tenant, func(e *entry) bool {
-		return strings.EqualFold(e.key.host, host) || strings.EqualFold(hostOnly(e.key.host), host)
+		h := keyHost(e.key.scheme, host)
+		return strings.EqualFold(e.key.host, h) || strings.EqualFold(hostOnly(e.key.host), h)
 	})
 }
 
@@ -107,7 +110,7 @@ func (c *Cache) purgeWhere(tenant string, match func(*entry) bool) int {
 // target URI and the same-origin Location and Content-Location (RFC 9111
 // §4.4), under every query policy.
 func (h *handler) unsafe(w http.ResponseWriter, r *http.Request) {
-	sw := &statusWriter{ResponseWriter: w, cs: csMethod}
+	sw := &statusWriter{ResponseWriter: w, cs: csMethod, h: h}
 	h.next.ServeHTTP(sw, r)
 	if sw.status == 0 || sw.status >= 400 {
 		return
@@ -116,7 +119,7 @@ func (h *handler) unsafe(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	h.c.removeURL(h.tenant, h.p.Partition, scheme, r.Host, r.URL.EscapedPath(), r.URL.RawQuery)
+	h.c.removeURL(h.tenant, h.p.Partition, scheme, keyHost(scheme, r.Host), r.URL.EscapedPath(), r.URL.RawQuery)
 	base := &url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath}
 	hdr := w.Header()
 	for _, f := range []string{"Location", "Content-Location"} {
@@ -129,8 +132,8 @@ func (h *handler) unsafe(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		u = base.ResolveReference(u)
-		if u.Scheme == scheme && strings.EqualFold(u.Host, r.Host) {
-			h.c.removeURL(h.tenant, h.p.Partition, scheme, u.Host, u.EscapedPath(), u.RawQuery)
+		if u.Scheme == scheme && strings.EqualFold(keyHost(scheme, u.Host), keyHost(scheme, r.Host)) {
+			h.c.removeURL(h.tenant, h.p.Partition, scheme, keyHost(scheme, u.Host), u.EscapedPath(), u.RawQuery)
 		}
 	}
 }

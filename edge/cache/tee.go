@@ -55,12 +55,20 @@ func (t *tee) WriteHeader(status int) {
 		// An informational response (103 Early Hints): relay it.
 		if t.w != nil {
 			dst := t.w.Header()
+			saved := map[string][]string{}
 			for k, vv := range t.header {
+				if old, ok := dst[k]; ok {
+					saved[k] = old
+				}
 				dst[k] = vv
 			}
 			t.w.WriteHeader(status)
 			for k := range t.header {
-				delete(dst, k)
+				if old, ok := saved[k]; ok {
+					dst[k] = old
+				} else {
+					delete(dst, k)
+				}
 			}
 		}
 		return
@@ -68,7 +76,7 @@ func (t *tee) WriteHeader(status int) {
 	t.wrote = true
 	t.status = status
 	t.respTime = t.h.c.now()
-	t.cc = parseCacheControl(t.header["Cache-Control"])
+	t.cc = t.h.c.responseCC(t.header)
 	switch {
 	case t.validate && status == http.StatusNotModified:
 		t.mode = teeNotModified
@@ -89,7 +97,7 @@ func (t *tee) WriteHeader(status int) {
 	}
 	dst := t.w.Header()
 	for k, vv := range t.header {
-		if k != "Surrogate-Key" { // the edge's purge tags, not the client's
+		if k != "Surrogate-Key" && !t.h.isTargeted(k) { // the edge's, not the client's
 			dst[k] = vv
 		}
 	}
@@ -110,7 +118,7 @@ func (t *tee) WriteHeader(status int) {
 // stale-if-error window. Others are not stored.
 func (t *tee) useful(status int) bool {
 	h := t.header
-	if len(h["Etag"]) > 0 || len(h["Last-Modified"]) > 0 || t.cc.sie >= 0 {
+	if len(h["Etag"]) > 0 || lastModified(h, t.respTime) != "" || t.cc.sie >= 0 {
 		return true
 	}
 	return freshnessLifetime(status, h, &t.cc, dateOf(h, t.respTime), &t.h.p) > 0

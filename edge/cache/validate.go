@@ -23,20 +23,18 @@ func notModified(r *http.Request, e *entry) bool {
 		}
 		return match
 	}
-	ims := r.Header["If-Modified-Since"]
-	if len(ims) == 0 {
-		return false
-	}
-	since, err := http.ParseTime(ims[0])
-	if err != nil {
+	// An If-Modified-Since that is not one valid HTTP-date is ignored
+	// (RFC 9110 §13.1.3).
+	since, ok := singleDate(r.Header["If-Modified-Since"], e.responseTime)
+	if !ok {
 		return false
 	}
 	last := e.lastMod
 	if last == "" {
 		last = first(e.header["Date"])
 	}
-	lm, err := http.ParseTime(last)
-	return err == nil && !lm.After(since)
+	lm, ok := parseHTTPDate(last, e.responseTime)
+	return ok && !lm.After(since)
 }
 
 // eachETag calls fn with each entity-tag (with its W/ prefix, if any) of
@@ -108,12 +106,12 @@ func ifRangeHolds(r *http.Request, e *entry) bool {
 	if len(v) > 0 && (v[0] == '"' || v[0] == 'W') {
 		return e.etag != "" && strongMatch(v, e.etag)
 	}
-	t, err := http.ParseTime(v)
-	if err != nil || e.lastMod == "" {
+	t, ok := singleDate(ir, e.responseTime)
+	if !ok || e.lastMod == "" {
 		return false
 	}
-	lm, err := http.ParseTime(e.lastMod)
-	return err == nil && t.Equal(lm)
+	lm, ok := parseHTTPDate(e.lastMod, e.responseTime)
+	return ok && t.Equal(lm)
 }
 
 // bodyFields are the representation fields a 304 or 416 from storage
@@ -127,7 +125,7 @@ var bodyFields = []string{"Content-Length", "Content-Type", "Content-Range", "Co
 func (h *handler) serveStored(w http.ResponseWriter, r *http.Request, e *entry, now time.Time, cs []string) {
 	dst := w.Header()
 	for k, vv := range e.header {
-		if k != "Surrogate-Key" { // the edge's purge tags, not the client's
+		if k != "Surrogate-Key" && !h.isTargeted(k) { // the edge's, not the client's
 			dst[k] = vv
 		}
 	}

@@ -370,6 +370,10 @@ type Cache struct {
 	// MaxObjectBytes is the largest response stored; larger ones stream
 	// through uncached. Default 8 MiB.
 	MaxObjectBytes int64 `yaml:"max_object_bytes"`
+	// TargetedField is this node's own targeted cache-control field (RFC
+	// 9213), e.g. "Wedge-Cache-Control": obeyed before CDN-Cache-Control,
+	// and both over Cache-Control. Empty: CDN-Cache-Control only.
+	TargetedField string `yaml:"targeted_field,omitempty"`
 }
 
 // RouteCache is a route's cache policy.
@@ -387,6 +391,9 @@ type RouteCache struct {
 	// CacheSetCookie stores responses carrying Set-Cookie, and serves the
 	// stored cookie to everyone. Default false: they are not stored.
 	CacheSetCookie bool `yaml:"cache_set_cookie"`
+	// ForwardTargeted passes CDN-Cache-Control and the node's targeted
+	// field on to clients. Default false: they are stripped.
+	ForwardTargeted bool `yaml:"forward_targeted,omitempty"`
 }
 
 // CacheKey adjusts how the query takes part in the cache key.

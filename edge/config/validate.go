@@ -89,6 +89,13 @@ func (c *Config) validate(baseDir string) []*FieldError {
 	if c.Cache.MaxObjectBytes < 0 {
 		ps.add("cache.max_object_bytes", "must not be negative")
 	}
+	if f := c.Cache.TargetedField; f != "" {
+		if !validToken(f) {
+			ps.add("cache.targeted_field", "%q is not a valid header name", f)
+		} else if strings.EqualFold(f, "Cache-Control") || strings.EqualFold(f, "CDN-Cache-Control") {
+			ps.add("cache.targeted_field", "%q must be the node's own field, not a standard one", f)
+		}
+	}
 	c.validateTenants(&ps)
 	return ps
 }

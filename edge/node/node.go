@@ -57,7 +57,7 @@ type Node struct {
 // adminToken (or cfg.AdminTokenSHA256). Nothing is served until Serve.
 func New(cfg *config.Config, log *slog.Logger, adminToken string) (*Node, error) {
 	cc := cfg.Cache.WithDefaults()
-	c, err := cache.New(cache.Config{MaxBytes: cc.MaxBytes, MaxObjectBytes: cc.MaxObjectBytes, TenantMaxBytes: cacheCaps(cfg.Tenants)})
+	c, err := cache.New(cache.Config{MaxBytes: cc.MaxBytes, MaxObjectBytes: cc.MaxObjectBytes, TenantMaxBytes: cacheCaps(cfg.Tenants), TargetedField: cc.TargetedField})
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}

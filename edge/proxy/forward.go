@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -80,6 +82,11 @@ func (f *forward) send(w http.ResponseWriter, out *http.Request, l *Listener) {
 		out.Body = tb
 		defer tb.finish()
 	}
+	// Interim responses (103 Early Hints) are relayed as they come.
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		relay1xx(w, code, h)
+		return nil
+	}})
 	resp, ep, err := f.pool.Forward(ctx, out, f.timeouts)
 	if err != nil {
 		if tb, ok := out.Body.(*trackedBody); ok && tb.timedOut.Load() {
@@ -122,6 +129,31 @@ func (f *forward) send(w http.ResponseWriter, out *http.Request, l *Listener) {
 	}
 	for k, vv := range resp.Trailer {
 		h[k] = vv
+	}
+}
+
+// relay1xx sends an interim response of the upstream's to the client:
+// not 100 Continue, which the client's server answers on its own. The
+// client's header map gets the interim fields only while it is written.
+func relay1xx(w http.ResponseWriter, code int, h textproto.MIMEHeader) {
+	if code == http.StatusContinue {
+		return
+	}
+	dst := w.Header()
+	saved := map[string][]string{}
+	for k, vv := range h {
+		if old, ok := dst[k]; ok {
+			saved[k] = old
+		}
+		dst[k] = vv
+	}
+	w.WriteHeader(code)
+	for k := range h {
+		if old, ok := saved[k]; ok {
+			dst[k] = old
+		} else {
+			delete(dst, k)
+		}
 	}
 }
 
@@ -312,6 +344,8 @@ func (f *forward) fail(w http.ResponseWriter, r *http.Request, l *Listener, ctx 
 		l.fail(w, r, http.StatusGatewayTimeout, fmt.Sprintf("the upstream sent no response headers within %s", f.timeouts.ResponseHeader), detail...)
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		l.fail(w, r, http.StatusBadGateway, "the upstream closed the connection without a response", detail...)
+	case errors.Is(err, upstream.ErrTransferEncoding):
+		l.fail(w, r, http.StatusBadGateway, "the upstream's response cannot be passed on: its Transfer-Encoding is not chunked, the only transfer coding the edge decodes ("+strings.TrimPrefix(err.Error(), upstream.ErrTransferEncoding.Error()+": ")+")", detail...)
 	case errors.Is(err, upstream.ErrEgressRefused):
 		l.fail(w, r, http.StatusBadGateway, "the upstream's address is refused by the node's egress policy", detail...)
 	case errors.Is(err, upstream.ErrEndpointFull):

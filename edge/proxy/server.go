@@ -245,12 +245,13 @@ func (s *Server) buildAction(t *config.Tenant, i int, snap *Snapshot, tc *caps) 
 		fwd.query = querySort
 	}
 	return &cachedForward{c: s.cache, tenant: t.Name, fwd: fwd, policy: cache.Policy{
-		Partition:      "pool:" + rc.Upstream,
-		DefaultTTL:     rc.Cache.DefaultTTL.D(),
-		IgnoreQuery:    rc.Cache.Key.IgnoreQuery,
-		SortQuery:      rc.Cache.Key.SortQuery,
-		CacheSetCookie: rc.Cache.CacheSetCookie,
-		MaxObjectBytes: rc.Cache.MaxObjectBytes,
+		Partition:       "pool:" + rc.Upstream,
+		DefaultTTL:      rc.Cache.DefaultTTL.D(),
+		IgnoreQuery:     rc.Cache.Key.IgnoreQuery,
+		SortQuery:       rc.Cache.Key.SortQuery,
+		CacheSetCookie:  rc.Cache.CacheSetCookie,
+		MaxObjectBytes:  rc.Cache.MaxObjectBytes,
+		ForwardTargeted: rc.Cache.ForwardTargeted,
 	}}, nil
 }
 

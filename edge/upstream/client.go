@@ -8,6 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -166,6 +169,19 @@ func (c *Client) RoundTrip(ctx context.Context, req *http.Request, ep string, t 
 	return resp, err
 }
 
+// ErrTransferEncoding wraps the error of a response whose
+// Transfer-Encoding is not chunked alone (net/http's "unsupported
+// transfer encoding"): its body cannot be framed, nor passed on.
+var ErrTransferEncoding = errors.New("upstream: the response's Transfer-Encoding is not chunked, the only transfer coding the edge decodes")
+
+// isTransferEncoding recognises net/http's unexported error for an
+// unsupported Transfer-Encoding by its text ("unsupported transfer
+// encoding", "too many transfer encodings").
+func isTransferEncoding(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "transfer encoding")
+}
+
 func idempotent(method string) bool {
 	switch method {
 	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
@@ -228,13 +244,18 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request, h ch
 			// A failed upload explains a failed read better.
 			if done, werr := up.poll(); done && werr != nil {
 				err = werr
+			} else if isTransferEncoding(err) {
+				err = fmt.Errorf("%w: %v", ErrTransferEncoding, err)
 			}
 			return fail(err)
 		}
-		// Interim responses (100 Continue, 103 Early Hints) are consumed;
-		// 101 ends the exchange.
+		// Interim responses (100 Continue, 103 Early Hints) go to ctx's
+		// httptrace Got1xxResponse, if any; 101 ends the exchange.
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
+		}
+		if tr := httptrace.ContextClientTrace(ctx); tr != nil && tr.Got1xxResponse != nil {
+			tr.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header))
 		}
 		cn.lr.n = MaxResponseHeaderBytes
 	}
