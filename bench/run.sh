@@ -499,6 +499,18 @@ build_wedge() {
 	(cd "$REPO_ROOT" && timeout 600 make -s filters >/dev/null) || die "make filters failed"
 }
 
+# wedge_egress <binary>: the node file's egress section, allowing the
+# origin, which runs on loopback: wedge refuses tenants loopback unless
+# the node file allows it. Empty for a binary older than the egress
+# policy (it allows every destination and does not know the field).
+wedge_egress() {
+	local probe=$TMP/egress-probe.yaml
+	printf 'listeners: [{address: "127.0.0.1:0"}]\negress: {allow: ["127.0.0.1:1"]}\n' >"$probe"
+	if "$1" validate "$probe" >/dev/null 2>&1; then
+		echo "egress: {allow: [\"127.0.0.1:$ORIGIN_PORT\"]}"
+	fi
+}
+
 # spawn_wedge <row> <port> <admin port> <route lines>: writes the row's
 # config (one tenant, one route to the origin, plus <route lines> under the
 # route) and starts wedge pinned to PROXY_CPU with GOMAXPROCS=1.
@@ -506,6 +518,7 @@ spawn_wedge() {
 	local row=$1 port=$2 admin=$3 extra=$4 d=$TMP/$1
 	mkdir -p "$d/data"
 	cat >"$d/wedge.yaml" <<EOF
+$(wedge_egress "${ROW_BIN:-$WEDGE_BIN}")
 admin: 127.0.0.1:$admin
 data_dir: $d/data
 listeners:
@@ -693,6 +706,7 @@ start_wedge_cache() {
 	# The origin (nginx static files) sends Last-Modified and ETag but no
 	# Cache-Control: default_ttl makes its 200s fresh for an hour.
 	cat >"$d/wedge.yaml" <<EOF
+$(wedge_egress "$WEDGE_BIN")
 admin: 127.0.0.1:$WEDGE_CACHE_ADMIN_PORT
 data_dir: $d/data
 listeners:

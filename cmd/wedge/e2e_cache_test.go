@@ -24,7 +24,7 @@ func TestE2ECache(t *testing.T) {
 			fmt.Fprintf(w, "%s %s #%d", r.Host, r.URL.Path, n)
 		}),
 	})
-	n := startWedge(t, fmt.Sprintf(`listeners:
+	n := startWedge(t, fmt.Sprintf(loopbackEgress+`listeners:
   - name: http
     address: 127.0.0.1:0
 cache: {max_bytes: 16777216}
@@ -114,7 +114,7 @@ func TestE2ECacheKeyFollowsWhatTheOriginSees(t *testing.T) {
 		})
 	}
 	prod, beta := mk("prod"), mk("beta")
-	n := startWedge(t, fmt.Sprintf(`listeners:
+	n := startWedge(t, fmt.Sprintf(loopbackEgress+`listeners:
   - name: http
     address: 127.0.0.1:0
     trusted_proxies: [127.0.0.1/32]

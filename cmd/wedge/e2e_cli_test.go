@@ -35,7 +35,7 @@ type cliNode struct {
 func startCLINode(t *testing.T) *cliNode {
 	t.Helper()
 	sum := sha256.Sum256([]byte(cliOperator))
-	cfg := fmt.Sprintf(`listeners:
+	cfg := fmt.Sprintf(loopbackEgress+`listeners:
   - name: http
     address: 127.0.0.1:0
 admin: 127.0.0.1:0

@@ -35,7 +35,7 @@ func TestE2EEarlyAnswerFilteredUpload(t *testing.T) {
 		"/large": early(http.StatusRequestEntityTooLarge),
 		"/moved": early(http.StatusFound),
 	})
-	n := startWedge(t, fmt.Sprintf(`listeners:
+	n := startWedge(t, fmt.Sprintf(loopbackEgress+`listeners:
   - name: http
     address: 127.0.0.1:0
 %s

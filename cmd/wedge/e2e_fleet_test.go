@@ -40,7 +40,7 @@ func startFleetNodeIn(t *testing.T, name string, endpoints []string, prefix, dat
 	t.Helper()
 	sum := sha256.Sum256([]byte(fleetOperator))
 	eps, _ := json.Marshal(endpoints)
-	cfg := fmt.Sprintf(`node_name: %s
+	cfg := fmt.Sprintf(loopbackEgress+`node_name: %s
 listeners:
   - name: http
     address: 127.0.0.1:0

@@ -406,10 +406,16 @@ func echoOf(t *testing.T, resp *http.Response, body string) handler.Echo {
 // header returns the values of the canonical key k in an echo's headers.
 func header(e handler.Echo, k string) []string { return e.Headers[http.CanonicalHeaderKey(k)] }
 
-// oneTenant is a configuration with one plain listener "http" and tenant
-// acme owning app.test and *.app.test, forwarding everything to origin.
+// loopbackEgress is the egress section of the tests' node files, one
+// line (so that it moves the lines of what follows by one): their origins
+// run on loopback, which a node refuses tenants unless its file allows it.
+const loopbackEgress = "egress: {allow: [127.0.0.0/8, \"::1\"]}\n"
+
+// oneTenant is a configuration with one plain listener "http", the
+// loopbackEgress, and tenant acme owning app.test and *.app.test,
+// forwarding everything to origin.
 func oneTenant(origin string) string {
-	return fmt.Sprintf(`listeners:
+	return fmt.Sprintf(loopbackEgress+`listeners:
   - name: http
     address: 127.0.0.1:0
 data_dir: data
@@ -442,11 +448,11 @@ func waitRefused(addr string, timeout time.Duration) error {
 	}
 }
 
-// withApp returns a configuration made of nodeLayer (listeners, limits…)
-// and one tenant, acme, owning app.test, whose every request goes to
-// origin.
+// withApp returns a configuration made of nodeLayer (listeners, limits…),
+// loopbackEgress and one tenant, acme, owning app.test, whose every
+// request goes to origin.
 func withApp(nodeLayer, origin string) string {
-	return nodeLayer + fmt.Sprintf(`tenants:
+	return nodeLayer + loopbackEgress + fmt.Sprintf(`tenants:
   - name: acme
     domains: [app.test]
     upstreams:

@@ -113,7 +113,7 @@ func dpFilter(name, module, config, limits string) string {
 // plus the listeners given (YAML list items), and the shared data
 // directory.
 func dpNode(t *testing.T, more ...string) string {
-	return "listeners:\n  - name: http\n    address: 127.0.0.1:0\n" + strings.Join(more, "") + sharedData(t) + "\n"
+	return loopbackEgress + "listeners:\n  - name: http\n    address: 127.0.0.1:0\n" + strings.Join(more, "") + sharedData(t) + "\n"
 }
 
 // dpGen is a request or response body of n bytes made as it is read, so
@@ -571,7 +571,7 @@ func TestE2EIntegrityMethodRewrite(t *testing.T) {
 func TestE2EIntegrityCleanedBeforeFilters(t *testing.T) {
 	t.Parallel()
 	origin := startOrigin(t, nil)
-	n := startWedge(t, fmt.Sprintf(`listeners:
+	n := startWedge(t, fmt.Sprintf(loopbackEgress+`listeners:
   - name: public
     address: 127.0.0.1:0
   - name: behind-lb
@@ -751,7 +751,7 @@ func TestE2EIntegrityBodyLimitPaused(t *testing.T) {
 func TestE2EIntegrityRequestProtocol(t *testing.T) {
 	t.Parallel()
 	origin := startOrigin(t, nil)
-	n := startWedge(t, fmt.Sprintf(`listeners:
+	n := startWedge(t, fmt.Sprintf(loopbackEgress+`listeners:
   - name: http
     address: 127.0.0.1:0
   - name: https

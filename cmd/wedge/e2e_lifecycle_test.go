@@ -21,7 +21,7 @@ import (
 func TestE2EReload(t *testing.T) {
 	t.Parallel()
 	cfg := func(body, action string) string {
-		return fmt.Sprintf(`listeners:
+		return fmt.Sprintf(loopbackEgress+`listeners:
   - name: http
     address: 127.0.0.1:0
 tenants:
@@ -94,7 +94,7 @@ func TestE2EReloadCertificates(t *testing.T) {
 	t.Parallel()
 	origin := startOrigin(t, nil)
 	cfg := func(domains string) string {
-		return fmt.Sprintf(`listeners:
+		return fmt.Sprintf(loopbackEgress+`listeners:
   - name: https
     address: 127.0.0.1:0
     tls: {dev_self_signed: true}
@@ -282,7 +282,7 @@ tenants:
         endpoints: [127.0.0.1:9000]
     routes:
       - upstream: missing
-`)
+`+loopbackEgress)
 
 	t.Run("good", func(t *testing.T) {
 		code, out, errOut := runWedge(t, "validate", good)
@@ -368,6 +368,7 @@ func TestE2EQuickstart(t *testing.T) {
 		{"127.0.0.1:8080", "127.0.0.1:0"},
 		{"127.0.0.1:8443", "127.0.0.2:0"}, // see TestE2EListenersOnPortZero
 		{"endpoints: [127.0.0.1:9000]", "endpoints: [" + origin + "]"},
+		{"allow: [127.0.0.1:9000]", "allow: [" + origin + "]"},
 		{"data_dir: ../../data", sharedData(t)},
 		{"admin: 127.0.0.1:9901", "admin: 127.0.0.1:0"},
 	} {
@@ -499,7 +500,7 @@ func TestE2EReloadBadFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := func(module, value string) string {
-		return fmt.Sprintf(`listeners:
+		return fmt.Sprintf(loopbackEgress+`listeners:
   - name: http
     address: 127.0.0.1:0
 %s
@@ -569,7 +570,7 @@ func TestE2EValidateFilters(t *testing.T) {
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "wedge.yaml")
-	writeConfig(t, path, fmt.Sprintf(`listeners:
+	writeConfig(t, path, fmt.Sprintf(loopbackEgress+`listeners:
   - address: 127.0.0.1:0
 data_dir: %s
 tenants:

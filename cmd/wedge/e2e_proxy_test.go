@@ -73,7 +73,7 @@ func TestE2EProxyHTTP1(t *testing.T) {
 func TestE2EHTTP2TLS(t *testing.T) {
 	t.Parallel()
 	origin := startOrigin(t, nil)
-	n := startWedge(t, fmt.Sprintf(`listeners:
+	n := startWedge(t, fmt.Sprintf(loopbackEgress+`listeners:
   - name: https
     address: 127.0.0.1:0
     tls: {dev_self_signed: true}
@@ -270,7 +270,7 @@ func TestE2ENotFound(t *testing.T) {
 			io.WriteString(w, "origin answered")
 		}),
 	})
-	n := startWedge(t, fmt.Sprintf(`listeners:
+	n := startWedge(t, fmt.Sprintf(loopbackEgress+`listeners:
   - name: http
     address: 127.0.0.1:0
 tenants:

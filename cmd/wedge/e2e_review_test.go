@@ -39,7 +39,7 @@ func rawRequest(t *testing.T, addr, req string) (int, string) {
 func TestE2EPathNormalisation(t *testing.T) {
 	t.Parallel()
 	origin := startOrigin(t, nil)
-	n := startWedge(t, fmt.Sprintf(`listeners:
+	n := startWedge(t, fmt.Sprintf(loopbackEgress+`listeners:
   - name: http
     address: 127.0.0.1:0
 tenants:

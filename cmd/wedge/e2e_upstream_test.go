@@ -34,7 +34,7 @@ func TestE2EUpstreamFailures(t *testing.T) {
 			<-r.Context().Done()
 		}),
 	})
-	n := startWedge(t, fmt.Sprintf(`listeners:
+	n := startWedge(t, fmt.Sprintf(loopbackEgress+`listeners:
   - name: http
     address: 127.0.0.1:0
 tenants:

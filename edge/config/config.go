@@ -41,6 +41,11 @@ type Config struct {
 	Limits Limits `yaml:"limits"`
 	// Cache sizes the node's response cache, which routes opt into.
 	Cache Cache `yaml:"cache"`
+	// Egress is the node's egress policy: the destinations tenants'
+	// pools and filters' HTTP calls may be dialled to, checked on the
+	// resolved address of every connection. The zero value is the safe
+	// default (see Egress).
+	Egress Egress `yaml:"egress"`
 	// Tenants own domains, upstream pools and routes.
 	Tenants []Tenant `yaml:"tenants"`
 }

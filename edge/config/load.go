@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -46,7 +47,12 @@ func LoadFile(path string) (*Config, error) {
 func Parse(data []byte, name, baseDir string) (*Config, error) {
 	cfg, d, problems := decode(data)
 	if cfg != nil {
-		for _, p := range cfg.validate(baseDir) {
+		vps := cfg.validate(baseDir)
+		if !slices.ContainsFunc(vps, func(p *FieldError) bool { return strings.HasPrefix(p.Path, "egress") }) {
+			// The file's tenants follow the file's egress policy.
+			vps = append(vps, cfg.checkFileEgress()...)
+		}
+		for _, p := range vps {
 			if !d.under(p.Path) {
 				problems = append(problems, p)
 			}

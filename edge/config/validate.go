@@ -83,6 +83,7 @@ func (c *Config) validate(baseDir string) []*FieldError {
 	c.Store.validate(&ps)
 	c.Store.validateFiles(&ps, baseDir)
 	c.Limits.validate(&ps)
+	c.Egress.validate(&ps)
 	if c.Cache.MaxBytes < 0 {
 		ps.add("cache.max_bytes", "must not be negative")
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wedgeproxy/wedge/edge/config"
 	"github.com/wedgeproxy/wedge/edge/control/store"
+	"github.com/wedgeproxy/wedge/edge/egress"
 	"github.com/wedgeproxy/wedge/runtime"
 )
 
@@ -40,6 +41,10 @@ type TenantAPI struct {
 	// above one, or puts a tenant's filters over its memory cap, is
 	// refused with 400. Zero fields take their defaults.
 	FilterCaps config.FilterCaps
+	// Egress is the node's egress policy: a change naming an endpoint
+	// that is a literal address it refuses is refused with 400, naming
+	// the field. (Names are checked when dialled.) nil: none.
+	Egress *egress.Policy
 	// Quotas are every tenant's default quotas (the node file's
 	// limits.quotas); a tenant's limits.quotas may set its own. Zero
 	// fields take their defaults.

@@ -55,6 +55,7 @@ func (a *Admin) checkFilters(ctx context.Context, t config.Tenant, pending map[s
 		return nil
 	}
 	s := proxy.New(nil)
+	s.UseEgress(a.api.Egress)
 	load := a.api.Modules.Loader(ctx)
 	s.UseFilters(proxy.Filters{Engine: a.api.Engine, Logger: a.log, Caps: a.api.FilterCaps.WithDefaults(), Load: func(ref string) ([]byte, error) {
 		if sha, ok := refSHA(ref); ok && pending[sha] != nil {

@@ -52,6 +52,11 @@ func (a *Admin) validateWith(r *http.Request, cand *tenantState, filters bool, p
 			problems = append(problems, ce.Problems...)
 		}
 	}
+	if err := config.CheckTenantEgress(&t, a.api.Egress); err != nil {
+		if ce, ok := err.(*config.Error); ok {
+			problems = append(problems, ce.Problems...)
+		}
+	}
 	if len(problems) > 0 {
 		names := make([]string, len(t.Upstreams))
 		for i, u := range t.Upstreams {

@@ -22,6 +22,7 @@ import (
 	"github.com/wedgeproxy/wedge/edge/config"
 	"github.com/wedgeproxy/wedge/edge/control"
 	"github.com/wedgeproxy/wedge/edge/control/store"
+	"github.com/wedgeproxy/wedge/edge/egress"
 	"github.com/wedgeproxy/wedge/edge/listen"
 	"github.com/wedgeproxy/wedge/edge/proxy"
 	"github.com/wedgeproxy/wedge/runtime"
@@ -39,6 +40,7 @@ type Node struct {
 	certs   []*listen.Certs // per listener; nil for plain ones
 
 	listeners []config.Listener // node layer, fixed at New
+	egress    *egress.Policy    // tenants' destinations, fixed at New
 	wasm      *runtime.Engine
 
 	store    store.Store
@@ -96,8 +98,22 @@ func New(cfg *config.Config, log *slog.Logger, adminToken string) (*Node, error)
 		}
 		return os.ReadFile(ref)
 	}})
+	// The admin API is bound first: its address, as bound, is one of
+	// the node's own endpoints the egress policy refuses to tenants.
+	if cfg.Admin != "" {
+		if n.adminLn, err = net.Listen("tcp", cfg.Admin); err != nil {
+			n.store.Close()
+			n.wasm.Close(context.Background())
+			return nil, fmt.Errorf("node: admin: %w", err)
+		}
+	}
+	n.egress = egressPolicy(cfg, n.adminLn, log)
+	n.proxy.UseEgress(n.egress)
 	snap, err := n.proxy.Build(cfg.Tenants)
 	if err != nil {
+		if n.adminLn != nil {
+			n.adminLn.Close()
+		}
 		n.store.Close()
 		n.wasm.Close(context.Background())
 		return nil, fmt.Errorf("node: %w", err)
@@ -144,18 +160,14 @@ func New(cfg *config.Config, log *slog.Logger, adminToken string) (*Node, error)
 		n.certs = append(n.certs, certs)
 	}
 	if cfg.Admin != "" {
-		if n.admin, err = control.NewAdmin(adminToken, cfg.AdminTokenSHA256, c); err == nil {
-			n.adminLn, err = net.Listen("tcp", cfg.Admin)
-		}
-		if err != nil {
+		if n.admin, err = control.NewAdmin(adminToken, cfg.AdminTokenSHA256, c); err != nil {
 			n.closeListeners()
 			return nil, fmt.Errorf("node: admin: %w", err)
 		}
 		n.admin.SetTenants(cfg.Tenants)
 		n.admin.EnableTenantAPI(control.TenantAPI{
 			Store: n.store, StoreType: storeType, Engine: n.wasm, Modules: modules,
-			MaxUploadBytes: maxUpload, FilterCaps: caps, Status: n.reloader.Status, Logger: log,
-
+			MaxUploadBytes: maxUpload, FilterCaps: caps, Egress: n.egress, Status: n.reloader.Status, Logger: log,
 			Quotas: cfg.Limits.Quotas, Uploads: cfg.Limits.Uploads,
 		})
 		n.adminSv = &http.Server{Handler: n.admin, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute,
@@ -300,14 +312,14 @@ var closedContext = func() context.Context {
 // Apply makes cfg (already validated) the node's configuration: its tenant
 // layer and certificates are swapped in atomically, alongside the
 // store's tenants; requests in flight finish on the previous snapshot.
-// Node-layer changes (listeners, limits, admin, store, data directory)
+// Node-layer changes (listeners, limits, egress, admin, store, data directory)
 // need a restart: they are reported and left as they are. On error
 // nothing changes.
 func (n *Node) Apply(cfg *config.Config) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if !reflect.DeepEqual(nodeLayer(n.cfg), nodeLayer(cfg)) {
-		n.log.Warn("listener, limits, cache, admin, store and data_dir changes take effect at the next restart; the tenant layer is applied now")
+		n.log.Warn("listener, limits, cache, egress, admin, store and data_dir changes take effect at the next restart; the tenant layer is applied now")
 	}
 	if err := n.swap(cfg.Tenants, n.fromStore); err != nil {
 		return err

@@ -18,10 +18,15 @@ import (
 // store.
 var dataDir string
 
+// allowLoopback is the egress policy of the node tests, whose origins
+// are on loopback, which a node refuses by default.
+var allowLoopback = config.Egress{Allow: []string{"127.0.0.0/8", "::1"}}
+
 func cfgWith(originAddr, hello string) *config.Config {
 	return &config.Config{
 		DataDir:   dataDir,
 		Listeners: []config.Listener{{Name: "http", Address: "127.0.0.1:0"}},
+		Egress:    allowLoopback,
 		Tenants: []config.Tenant{{
 			Name:      "acme",
 			Domains:   []string{"acme.test"},

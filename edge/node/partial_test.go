@@ -92,6 +92,7 @@ func TestOneTenantDoesNotHoldBackTheOthers(t *testing.T) {
 			DataDir:   dir,
 			Admin:     "127.0.0.1:0",
 			Listeners: []config.Listener{{Name: "http", Address: "127.0.0.1:0"}},
+			Egress:    allowLoopback,
 			Tenants:   file,
 		}
 	}

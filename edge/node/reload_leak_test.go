@@ -101,6 +101,7 @@ func startLiveNode(t *testing.T) *liveNode {
 		NodeName:  "leak-test",
 		Admin:     "127.0.0.1:0",
 		Listeners: []config.Listener{{Name: "http", Address: "127.0.0.1:0"}},
+		Egress:    allowLoopback,
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
