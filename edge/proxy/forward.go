@@ -7,8 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptrace"
-	"net/textproto"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,11 +81,9 @@ func (f *forward) send(w http.ResponseWriter, out *http.Request, l *Listener) {
 		defer tb.finish()
 	}
 	// Interim responses (103 Early Hints) are relayed as they come.
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
-		relay1xx(w, code, h)
-		return nil
-	}})
-	resp, ep, err := f.pool.Forward(ctx, out, f.timeouts)
+	tm := f.timeouts
+	tm.Interim = w
+	resp, ep, err := f.pool.Forward(ctx, out, tm)
 	if err != nil {
 		if tb, ok := out.Body.(*trackedBody); ok && tb.timedOut.Load() {
 			writeError(w, http.StatusRequestTimeout, "no byte of the request body arrived for %s", l.BodyIdle)
@@ -129,31 +125,6 @@ func (f *forward) send(w http.ResponseWriter, out *http.Request, l *Listener) {
 	}
 	for k, vv := range resp.Trailer {
 		h[k] = vv
-	}
-}
-
-// relay1xx sends an interim response of the upstream's to the client:
-// not 100 Continue, which the client's server answers on its own. The
-// client's header map gets the interim fields only while it is written.
-func relay1xx(w http.ResponseWriter, code int, h textproto.MIMEHeader) {
-	if code == http.StatusContinue {
-		return
-	}
-	dst := w.Header()
-	saved := map[string][]string{}
-	for k, vv := range h {
-		if old, ok := dst[k]; ok {
-			saved[k] = old
-		}
-		dst[k] = vv
-	}
-	w.WriteHeader(code)
-	for k := range h {
-		if old, ok := saved[k]; ok {
-			dst[k] = old
-		} else {
-			delete(dst, k)
-		}
 	}
 }
 

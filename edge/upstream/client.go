@@ -8,8 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptrace"
-	"net/textproto"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -249,13 +247,13 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req *http.Request, h ch
 			}
 			return fail(err)
 		}
-		// Interim responses (100 Continue, 103 Early Hints) go to ctx's
-		// httptrace Got1xxResponse, if any; 101 ends the exchange.
+		// Interim responses (100 Continue, 103 Early Hints) go to
+		// t.Interim, if any; 101 ends the exchange.
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
 		}
-		if tr := httptrace.ContextClientTrace(ctx); tr != nil && tr.Got1xxResponse != nil {
-			tr.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header))
+		if t.Interim != nil && resp.StatusCode != http.StatusContinue {
+			relayInterim(t.Interim, resp.StatusCode, resp.Header)
 		}
 		cn.lr.n = MaxResponseHeaderBytes
 	}
@@ -529,3 +527,28 @@ func (u *Upgraded) Close() error { return u.conn.close() }
 
 // SetReadDeadline bounds the next reads.
 func (u *Upgraded) SetReadDeadline(t time.Time) error { return u.conn.nc.SetReadDeadline(t) }
+
+// relayInterim writes an interim response to w: its fields are set for
+// the write and then taken back, restoring any the final response had
+// already set.
+func relayInterim(w http.ResponseWriter, code int, h http.Header) {
+	dst := w.Header()
+	var saved map[string][]string
+	for k, vv := range h {
+		if old, ok := dst[k]; ok {
+			if saved == nil {
+				saved = map[string][]string{}
+			}
+			saved[k] = old
+		}
+		dst[k] = vv
+	}
+	w.WriteHeader(code)
+	for k := range h {
+		if old, ok := saved[k]; ok {
+			dst[k] = old
+		} else {
+			delete(dst, k)
+		}
+	}
+}

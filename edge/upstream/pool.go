@@ -47,6 +47,12 @@ type Timeouts struct {
 	// has been written, and any stall of the upstream in reading the
 	// request body.
 	ResponseHeader time.Duration
+	// Interim, when set, receives the exchange's interim responses
+	// (103 Early Hints and the like; not 100 Continue, which the
+	// client's own server answers, nor 101): each is written to it with
+	// its header fields, which are removed again afterwards. It rides
+	// with the timeouts so that a request pays no allocation for it.
+	Interim http.ResponseWriter
 }
 
 // NewPool makes the pool described by u for tenant. Every connection it
