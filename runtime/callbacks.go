@@ -4,10 +4,8 @@ package runtime
 // streams: the limit a paused filter's buffered body counts against.
 func (p *Plugin) BodyLimit() int { return p.limits.BodyBytes }
 
-// Exports reports whether the plugin's module exports the function name
-// (a Proxy-Wasm callback such as "proxy_on_request_body"). The edge asks
-// once per plugin, when a snapshot is built.
-func (p *Plugin) Exports(name string) bool {
-	_, ok := p.m.cm.ExportedFunctions()[name]
-	return ok
-}
+// SeesRequestBody reports whether the plugin's module has a callback for
+// the request body or its trailers (proxy_on_request_body,
+// proxy_on_request_trailers): without one, a filter can neither read nor
+// change the body, which the edge then streams untouched.
+func (p *Plugin) SeesRequestBody() bool { return p.m.reqBody }

@@ -31,6 +31,7 @@ type Module struct {
 	initFn  string // "_initialize", "_start" or ""
 	http    bool   // exports an HTTP stream callback
 	network bool   // exports a network (TCP) stream callback
+	reqBody bool   // exports proxy_on_request_body or proxy_on_request_trailers
 	hasMain bool
 	minMem  uint32 // pages the module's memory starts with
 
@@ -334,6 +335,9 @@ func (m *Module) check(ctx context.Context, seq uint64) error {
 	m.abi = abi
 	m.http = slices.ContainsFunc(httpCallbacks, func(n string) bool { _, ok := exports[n]; return ok })
 	m.network = slices.ContainsFunc(networkCallbacks, func(n string) bool { _, ok := exports[n]; return ok })
+	_, body := exports["proxy_on_request_body"]
+	_, trailers := exports["proxy_on_request_trailers"]
+	m.reqBody = body || trailers
 	for name, want := range callbackSigs {
 		def, ok := exports[name]
 		if !ok {

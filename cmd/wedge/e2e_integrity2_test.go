@@ -158,15 +158,8 @@ func TestE2EIntegrity2UpstreamWriterValidates(t *testing.T) {
 	for _, r := range hostRefused {
 		fmt.Fprintf(&routes, "      - match: {path_prefix: /%s/}\n        upstream: origin\n        filters:\n%s", r.name, dpFilter("edit", set, r.config, ""))
 	}
-	n := dp2Wedge(t, dpNode(t)+fmt.Sprintf(`tenants:
-  - name: acme
-    domains: [app.test]
-    upstreams:
-      - name: origin
-        endpoints: [%s]
-    routes:
-%s      - upstream: origin
-`, tap.addr, routes.String()), "http")
+	n := dp2Wedge(t, dpNode(t)+fmt.Sprintf(`%s%s      - upstream: origin
+`, dpAcme(tap.addr), routes.String()), "http")
 
 	const cause = "wedge: the request cannot be sent upstream: its method, path or a header is not valid HTTP/1.1 (a filter's edit or the client's request)"
 	for _, p := range []proto{protoH1, protoH2C} {
@@ -307,15 +300,8 @@ func TestE2EIntegrity2StrayBytesAfterBodiless(t *testing.T) {
 			}()
 		}
 	}()
-	n := dp2Wedge(t, dpNode(t)+fmt.Sprintf(`tenants:
-  - name: acme
-    domains: [app.test]
-    upstreams:
-      - name: origin
-        endpoints: [%s]
-    routes:
-      - upstream: origin
-`, ln.Addr().String()), "http")
+	n := dp2Wedge(t, dpNode(t)+fmt.Sprintf(`%s      - upstream: origin
+`, dpAcme(ln.Addr().String())), "http")
 
 	for _, p := range []proto{protoH1, protoH2C} {
 		c := newClient(t, p, n.addr("http"))
@@ -494,20 +480,13 @@ func TestE2EIntegrity2RateLimitTrustedProxies(t *testing.T) {
             config: {rate: 1, period: 1h, burst: 1, key: {source: ip}}
 `, name, rl)
 	}
-	n := dp2Wedge(t, dpNode(t, "  - name: behind-lb\n    address: 127.0.0.1:0\n    trusted_proxies: [127.0.0.0/8]\n")+fmt.Sprintf(`tenants:
-  - name: acme
-    domains: [app.test]
-    upstreams:
-      - name: origin
-        endpoints: [%s]
-    routes:
-      - match: {path_prefix: /trusted/}
+	n := dp2Wedge(t, dpNode(t, "  - name: behind-lb\n    address: 127.0.0.1:0\n    trusted_proxies: [127.0.0.0/8]\n")+fmt.Sprintf(`%s      - match: {path_prefix: /trusted/}
         upstream: origin
         filters:
 %s      - match: {path_prefix: /public/}
         upstream: origin
         filters:
-%s`, origin, filter("rl-trusted"), filter("rl-public")), "http", "behind-lb")
+%s`, dpAcme(origin), filter("rl-trusted"), filter("rl-public")), "http", "behind-lb")
 
 	for _, tc := range []struct {
 		name, listener, path string

@@ -116,6 +116,13 @@ func dpNode(t *testing.T, more ...string) string {
 	return loopbackEgress + "listeners:\n  - name: http\n    address: 127.0.0.1:0\n" + strings.Join(more, "") + sharedData(t) + "\n"
 }
 
+// dpAcme is the start of a tenants layer: tenant acme owning app.test,
+// with pool origin at origin and, after it, the routes that follow.
+func dpAcme(origin string) string {
+	return "tenants:\n  - name: acme\n    domains: [app.test]\n    upstreams:\n      - name: origin\n        endpoints: [" +
+		origin + "]\n    routes:\n"
+}
+
 // dpGen is a request or response body of n bytes made as it is read, so
 // that tens of MiB are never held by the test.
 type dpGen struct{ left int64 }
@@ -227,14 +234,7 @@ func TestE2EIntegrityBodyAppend(t *testing.T) {
 	}
 	routes.WriteString("      - match: {path_prefix: /limit/}\n        upstream: origin\n        filters:\n")
 	routes.WriteString(dpFilter("edit", module, "append", "max_body_bytes: 64"))
-	n := startWedge(t, dpNode(t, "  - name: https\n    address: 127.0.0.1:0\n    tls: {dev_self_signed: true}\n")+fmt.Sprintf(`tenants:
-  - name: acme
-    domains: [app.test]
-    upstreams:
-      - name: origin
-        endpoints: [%s]
-    routes:
-%s`, origin, routes.String()), "http", "https")
+	n := startWedge(t, dpNode(t, "  - name: https\n    address: 127.0.0.1:0\n    tls: {dev_self_signed: true}\n")+fmt.Sprintf(`%s%s`, dpAcme(origin), routes.String()), "http", "https")
 
 	big := strings.Repeat("abcdefghij", 10_000) // 100 kB
 	at64 := strings.Repeat("0123456789abcdef", 4)
@@ -350,20 +350,13 @@ func TestE2EIntegrityRespondRouteBody(t *testing.T) {
 	rc := newDPRecorder()
 	origin := startOrigin(t, map[string]http.Handler{"/": rc})
 	deny := dpFilter("validate", binPath(t, "wat/dp_body_deny.wasm"), "", "")
-	n := startWedge(t, dpNode(t)+fmt.Sprintf(`tenants:
-  - name: acme
-    domains: [app.test]
-    upstreams:
-      - name: origin
-        endpoints: [%s]
-    routes:
-      - match: {path_prefix: /fixed}
+	n := startWedge(t, dpNode(t)+fmt.Sprintf(`%s      - match: {path_prefix: /fixed}
         respond: {status: 200, body: "fixed answer"}
         filters:
 %s      - match: {path_prefix: /fwd}
         upstream: origin
         filters:
-%s`, origin, deny, deny), "http")
+%s`, dpAcme(origin), deny, deny), "http")
 
 	for _, p := range []proto{protoH1, protoH2C} {
 		c := newClient(t, p, n.addr("http"))
@@ -412,20 +405,13 @@ func TestE2EIntegrityNinthFilter(t *testing.T) {
 	for i := 1; i <= 12; i++ {
 		twelve.WriteString(dpFilter(fmt.Sprintf("set%d", i), binPath(t, "wat/dp_set_header.wasm"), fmt.Sprintf("x-f%d=v%d", i, i), ""))
 	}
-	n := startWedge(t, dpNode(t)+fmt.Sprintf(`tenants:
-  - name: acme
-    domains: [app.test]
-    upstreams:
-      - name: origin
-        endpoints: [%s]
-    routes:
-      - match: {path_prefix: /nine}
+	n := startWedge(t, dpNode(t)+fmt.Sprintf(`%s      - match: {path_prefix: /nine}
         upstream: origin
         filters:
 %s      - match: {path_prefix: /twelve}
         upstream: origin
         filters:
-%s`, origin, nine.String(), twelve.String()), "http")
+%s`, dpAcme(origin), nine.String(), twelve.String()), "http")
 
 	for _, p := range []proto{protoH1, protoH2C} {
 		c := newClient(t, p, n.addr("http"))
@@ -477,16 +463,9 @@ func TestE2EIntegrityMethodRewrite(t *testing.T) {
 	t.Parallel()
 	rc := newDPRecorder()
 	origin := startOrigin(t, map[string]http.Handler{"/": rc})
-	n := startWedge(t, dpNode(t)+fmt.Sprintf(`tenants:
-  - name: acme
-    domains: [app.test]
-    upstreams:
-      - name: origin
-        endpoints: [%s]
-    routes:
-      - upstream: origin
+	n := startWedge(t, dpNode(t)+fmt.Sprintf(`%s      - upstream: origin
         filters:
-%s`, origin, dpFilter("to-get", binPath(t, "wat/dp_set_header.wasm"), ":method=GET", "")), "http")
+%s`, dpAcme(origin), dpFilter("to-get", binPath(t, "wat/dp_set_header.wasm"), ":method=GET", "")), "http")
 
 	t.Run("h1 keep-alive HEAD then GET", func(t *testing.T) {
 		conn, err := net.DialTimeout("tcp", n.addr("http"), startTimeout)
@@ -578,16 +557,9 @@ func TestE2EIntegrityCleanedBeforeFilters(t *testing.T) {
     address: 127.0.0.1:0
     trusted_proxies: [127.0.0.0/8]
 %s
-tenants:
-  - name: acme
-    domains: [app.test]
-    upstreams:
-      - name: origin
-        endpoints: [%s]
-    routes:
-      - upstream: origin
+%s      - upstream: origin
         filters:
-%s`, sharedData(t), origin, dpFilter("probe", binPath(t, "wat/dp_header_probe.wasm"), "", "")), "public", "behind-lb")
+%s`, sharedData(t), dpAcme(origin), dpFilter("probe", binPath(t, "wat/dp_header_probe.wasm"), "", "")), "public", "behind-lb")
 
 	for _, tc := range []struct {
 		name, listener string
@@ -650,17 +622,10 @@ func TestE2EIntegrityBodyLimitPaused(t *testing.T) {
 			fmt.Fprintf(w, "origin read %d bytes", n)
 		}),
 	}) // and the example origin: /bytes/{n} answers n bytes
-	n := startWedge(t, dpNode(t)+fmt.Sprintf(`tenants:
-  - name: acme
-    domains: [app.test]
-    upstreams:
-      - name: origin
-        endpoints: [%s]
-    routes:
-      - upstream: origin
+	n := startWedge(t, dpNode(t)+fmt.Sprintf(`%s      - upstream: origin
         timeouts: {request: 80s}
         filters:
-%s`, origin, dpFilter("pauser", binPath(t, "wat/dp_pause_headers.wasm"), "", "max_body_bytes: 64")), "http")
+%s`, dpAcme(origin), dpFilter("pauser", binPath(t, "wat/dp_pause_headers.wasm"), "", "max_body_bytes: 64")), "http")
 	addr := n.addr("http")
 	names := "pauser" // the filter's name, as the 413 and 502 must say it
 
@@ -758,16 +723,9 @@ func TestE2EIntegrityRequestProtocol(t *testing.T) {
     address: 127.0.0.1:0
     tls: {dev_self_signed: true}
 %s
-tenants:
-  - name: acme
-    domains: [app.test]
-    upstreams:
-      - name: origin
-        endpoints: [%s]
-    routes:
-      - upstream: origin
+%s      - upstream: origin
         filters:
-%s`, sharedData(t), origin, dpFilter("protocol", binPath(t, "wat/dp_protocol.wasm"), "", "")), "http", "https")
+%s`, sharedData(t), dpAcme(origin), dpFilter("protocol", binPath(t, "wat/dp_protocol.wasm"), "", "")), "http", "https")
 
 	h3 := dpH3Client(t, n.addr("https"))
 

@@ -57,6 +57,9 @@ func serveFiltered(w http.ResponseWriter, r *http.Request, e *routeEntry, snap *
 	c := chainPool.Get().(*chain)
 	out := newOutbound(r, l)
 	c.host = streamHost{req: requestMap{r: out, tls: l.TLS}, served: r, l: l, snap: snap, route: e}
+	if snap != nil {
+		c.host.req.table = snap.table
+	}
 	defer c.release()
 
 	// Request phase.
@@ -188,9 +191,7 @@ func (c *chain) requestBody(w http.ResponseWriter, r *http.Request, out *http.Re
 		}
 		switch {
 		case c.hold != nil:
-			filterFailed(w, r, c.host.l, c.hold, &runtime.FilterError{Plugin: c.hold.name, Kind: runtime.BodyLimit,
-				Callback: "proxy_on_request_headers",
-				Err:      fmt.Errorf("the filter paused on the request headers and the body passed its %d-byte buffer limit", limit)}, false)
+			filterFailed(w, r, c.host.l, c.hold, heldPastLimit(c.hold, "request"), false)
 			return false
 		case drain:
 			held = held[:0]
@@ -218,6 +219,14 @@ type heldBody struct{ *bytes.Reader }
 
 func (*heldBody) Close() error    { return nil }
 func (*heldBody) clientEOF() bool { return true }
+
+// heldPastLimit is the failure of ref, which paused on the headers of the
+// request or response (what), when the body the host holds for it passes
+// its limit.
+func heldPastLimit(ref *filterRef, what string) error {
+	return &runtime.FilterError{Plugin: ref.name, Kind: runtime.BodyLimit, Callback: "proxy_on_" + what + "_headers",
+		Err: fmt.Errorf("the filter paused on the %s headers and the body passed its %d-byte buffer limit", what, ref.plugin.BodyLimit())}
+}
 
 // spillBody is a request body read ahead through the filters (held),
 // then streamed from them (rest).
@@ -645,9 +654,7 @@ func (fw *filterWriter) keep(out []byte) bool {
 	if len(fw.body)+len(out) > limit {
 		fw.body = nil
 		fw.clearHeader()
-		filterFailed(fw.w, fw.r, fw.c.host.l, fw.hold, &runtime.FilterError{Plugin: fw.hold.name, Kind: runtime.BodyLimit,
-			Callback: "proxy_on_response_headers",
-			Err:      fmt.Errorf("the filter paused on the response headers and the body passed its %d-byte buffer limit", limit)}, true)
+		filterFailed(fw.w, fw.r, fw.c.host.l, fw.hold, heldPastLimit(fw.hold, "response"), true)
 		fw.dead, fw.committed = true, true
 		return false
 	}

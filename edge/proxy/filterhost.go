@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wedgeproxy/wedge/edge/route"
 	"github.com/wedgeproxy/wedge/runtime"
 )
 
@@ -18,9 +19,20 @@ import (
 type requestMap struct {
 	r   *http.Request // the outbound request
 	tls bool
-	// dirty is set by any edit: the route is chosen again once the
-	// request-header filters ran.
+	// dirty is set by an edit that can change the route (the method,
+	// path, authority, or a header some route matches on): the route is
+	// chosen again once the request-header filters ran.
 	dirty bool
+	// table is the routing table of the request's snapshot; nil: no
+	// header edit changes the route.
+	table *route.Table[*routeEntry]
+}
+
+// touch notes an edit of header ck.
+func (m *requestMap) touch(ck string) {
+	if m.table != nil && m.table.MatchesHeader(ck) {
+		m.dirty = true
+	}
 }
 
 func (m *requestMap) pseudo(key string) (string, bool) {
@@ -65,37 +77,42 @@ func (m *requestMap) Add(key, value string) {
 		m.Set(key, value)
 		return
 	}
-	m.dirty = true
 	// Values are shared with the served request: append past a full
 	// slice, never into its spare capacity.
 	ck := textproto.CanonicalMIMEHeaderKey(key)
+	m.touch(ck)
 	vv := m.r.Header[ck]
 	m.r.Header[ck] = append(vv[:len(vv):len(vv)], value)
 }
 
 func (m *requestMap) Set(key, value string) {
-	m.dirty = true
 	switch key {
 	case ":method":
 		// Checked, with every other field, by the upstream writer: a
 		// method that is not a token fails the request there.
 		m.r.Method = value
+		m.dirty = true
 	case ":path":
 		if u, err := m.r.URL.Parse(value); err == nil && strings.HasPrefix(value, "/") {
 			m.r.URL.Path, m.r.URL.RawPath, m.r.URL.RawQuery = u.Path, u.RawPath, u.RawQuery
+			m.dirty = true
 		}
 	case ":authority":
 		m.r.Host = value
+		m.dirty = true
 	case ":scheme":
 	default:
-		m.r.Header[textproto.CanonicalMIMEHeaderKey(key)] = []string{value}
+		ck := textproto.CanonicalMIMEHeaderKey(key)
+		m.r.Header[ck] = []string{value}
+		m.touch(ck)
 	}
 }
 
 func (m *requestMap) Del(key string) {
 	if !strings.HasPrefix(key, ":") {
-		m.dirty = true
-		delete(m.r.Header, textproto.CanonicalMIMEHeaderKey(key))
+		ck := textproto.CanonicalMIMEHeaderKey(key)
+		delete(m.r.Header, ck)
+		m.touch(ck)
 	}
 }
 

@@ -106,12 +106,12 @@ func (s *Server) startFilter(t *config.Tenant, f *config.Filter, modules map[str
 	}
 	ref := &filterRef{name: f.Name, failOpen: f.FailureMode == config.FailOpen, quiet: new(logGate)}
 	if p, ok := snap.plugins[key]; ok {
-		ref.plugin, ref.reqBody = p, seesRequestBody(p)
+		ref.plugin, ref.reqBody = p, p.SeesRequestBody()
 		return ref, nil
 	}
 	if p, ok := cur.plugins[key]; ok {
 		snap.plugins[key] = p
-		ref.plugin, ref.reqBody = p, seesRequestBody(p)
+		ref.plugin, ref.reqBody = p, p.SeesRequestBody()
 		return ref, nil
 	}
 	ctx := context.Background()
@@ -140,7 +140,7 @@ func (s *Server) startFilter(t *config.Tenant, f *config.Filter, modules map[str
 		return nil, err
 	}
 	snap.plugins[key] = p
-	ref.plugin, ref.reqBody = p, seesRequestBody(p)
+	ref.plugin, ref.reqBody = p, p.SeesRequestBody()
 	return ref, nil
 }
 
@@ -181,12 +181,6 @@ func capped[T int | int64 | time.Duration](own, def T, caps ...T) T {
 		}
 	}
 	return v
-}
-
-// seesRequestBody reports whether p's module has a callback for the
-// request body or its trailers.
-func seesRequestBody(p *runtime.Plugin) bool {
-	return p.Exports("proxy_on_request_body") || p.Exports("proxy_on_request_trailers")
 }
 
 // closeUnused closes the plugins of snap that keep does not use.

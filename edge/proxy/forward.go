@@ -53,7 +53,6 @@ func (f *forward) send(w http.ResponseWriter, out *http.Request, l *Listener) {
 		ctx, cancel = context.WithTimeout(ctx, f.request)
 		defer cancel()
 	}
-	r := out // failures are logged with what went upstream
 	switch q := out.URL.RawQuery; {
 	case q == "":
 	case f.query == queryDrop:
@@ -64,7 +63,7 @@ func (f *forward) send(w http.ResponseWriter, out *http.Request, l *Listener) {
 	if out.Header["Upgrade"] != nil && f.share != nil && f.share.tunnels.Load() >= f.caps.maxTunnels {
 		// Refused before the upstream is asked; upgrade counts the
 		// tunnel itself once it is open.
-		busy(w, fmt.Sprintf("tenant %q has %d tunnels open on this node, its limit", f.caps.tenant, f.caps.maxTunnels))
+		tunnelsFull(w, f.caps)
 		return
 	}
 	dropFraming(out.Header)
@@ -89,17 +88,17 @@ func (f *forward) send(w http.ResponseWriter, out *http.Request, l *Listener) {
 			writeError(w, http.StatusRequestTimeout, "no byte of the request body arrived for %s", l.BodyIdle)
 			return
 		}
-		f.fail(w, r, l, ctx, ep, err)
+		f.fail(w, out, l, ctx, ep, err)
 		return
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		if out.Header["Upgrade"] == nil {
 			resp.Body.Close()
-			l.fail(w, r, http.StatusBadGateway, "the upstream switched protocols though the client did not ask to",
+			l.fail(w, out, http.StatusBadGateway, "the upstream switched protocols though the client did not ask to",
 				"tenant", f.pool.Tenant, "pool", f.pool.Name, "endpoint", ep)
 			return
 		}
-		f.upgrade(w, r, resp, ep, l)
+		f.upgrade(w, out, resp, ep, l)
 		return
 	}
 	defer resp.Body.Close()

@@ -69,8 +69,13 @@ func (sh *share) openTunnel(w http.ResponseWriter, c *caps) bool {
 		return true
 	}
 	sh.tunnels.Add(-1)
-	busy(w, fmt.Sprintf("tenant %q has %d tunnels open on this node, its limit", c.tenant, c.maxTunnels))
+	tunnelsFull(w, c)
 	return false
+}
+
+// tunnelsFull answers an upgrade of a tenant at its limit of tunnels.
+func tunnelsFull(w http.ResponseWriter, c *caps) {
+	busy(w, fmt.Sprintf("tenant %q has %d tunnels open on this node, its limit", c.tenant, c.maxTunnels))
 }
 
 // busy answers 503 with Retry-After: the request may succeed shortly.

@@ -21,7 +21,14 @@ import (
 type Table[H any] struct {
 	exact map[string]*host[H]
 	wild  map[string]*host[H] // keyed by the suffix after '*', e.g. ".example.com"
+	// matched are the canonical header keys some route matches on.
+	matched map[string]bool
 }
+
+// MatchesHeader reports whether some route of the table matches on the
+// header with canonical key k: only a change to such a header can change
+// which route a request gets. It does not allocate.
+func (t *Table[H]) MatchesHeader(k string) bool { return t.matched[k] }
 
 // host is one domain of a tenant and the routes that apply to it, in order.
 type host[H any] struct {
@@ -54,7 +61,7 @@ type headerCond struct {
 // handler is called once per route, in order, to make the route's H; its
 // error aborts the build.
 func Build[H any](tenants []config.Tenant, handler func(t *config.Tenant, i int) (H, error)) (*Table[H], error) {
-	tb := &Table[H]{exact: map[string]*host[H]{}, wild: map[string]*host[H]{}}
+	tb := &Table[H]{exact: map[string]*host[H]{}, wild: map[string]*host[H]{}, matched: map[string]bool{}}
 	for ti := range tenants {
 		t := &tenants[ti]
 		routes := make([]*Route[H], len(t.Routes))
@@ -67,6 +74,9 @@ func Build[H any](tenants []config.Tenant, handler func(t *config.Tenant, i int)
 				return nil, fmt.Errorf("route: tenants[%s].routes[%d]: %w", t.Name, i, err)
 			}
 			routes[i] = r
+			for _, c := range r.headers {
+				tb.matched[c.key] = true
+			}
 		}
 		for _, d := range t.Domains {
 			d = strings.ToLower(strings.TrimSuffix(d, "."))
